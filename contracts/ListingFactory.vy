@@ -1,0 +1,201 @@
+# pragma version ~=0.4.3
+# pragma nonreentrancy off
+"""
+@title PST listing factory
+@custom:contract-name ListingFactory
+@license GNU Affero General Public License v3.0 only
+@notice The registry of PST listings. `create_listing` (admin only: the
+        governance timelock, so a listing needs DAO approval) deploys one
+        listing's token, revenue router and staking distributor from
+        blueprints and pulls the merchant's performance stake into the
+        reserve, checking that exactly the stake arrived (fee-on-transfer and
+        rebasing settlement tokens are refused).
+"""
+
+from ethereum.ercs import IERC20
+from ethereum.ercs import IERC20Detailed
+from snekmate.auth import ownable
+from snekmate.utils import create
+
+initializes: ownable
+
+exports: (
+    ownable.owner,
+    ownable.transfer_ownership,
+)
+
+
+struct Listing:
+    token: address
+    router: address
+    staking: address
+    reserve: address
+    settlement: address
+    merchant: address
+    stake: uint256
+    created_at: uint256
+
+
+event ListingCreated:
+    id: indexed(uint256)
+    token: indexed(address)
+    merchant: indexed(address)
+    router: address
+    staking: address
+    reserve: address
+    stake: uint256
+
+
+BPS: constant(uint256) = 10_000
+WAD: constant(uint256) = 10**18
+MAX_SETTLEMENT_DECIMALS: constant(uint8) = 18
+RESERVE_ALLOCATION_BPS: constant(uint256) = 1_000
+STAKE_BPS: constant(uint256) = 500
+DEFAULT_SHARE_BPS: constant(uint256) = 1_000
+VESTING: constant(uint256) = 7 * 86_400
+PERIOD: constant(uint256) = 30 * 86_400
+
+TOKEN_BLUEPRINT: public(immutable(address))
+ROUTER_BLUEPRINT: public(immutable(address))
+STAKING_BLUEPRINT: public(immutable(address))
+
+listing_count: public(uint256)
+listings: public(HashMap[uint256, Listing])
+listing_id_of_token: public(HashMap[address, uint256])  # id + 1; 0 = unknown
+guardian: public(address)
+
+# CREATE nonce of this contract (EIP-161: starts at 1); lets the factory
+# predict the router's address so router and staking can hold each other as
+# immutables.
+_nonce: uint256
+
+
+@deploy
+def __init__(token_blueprint: address, router_blueprint: address, staking_blueprint: address, guardian_: address):
+    """
+    @notice Sets the blueprints every listing is deployed from.
+    @param token_blueprint Blueprint of `ListingToken`.
+    @param router_blueprint Blueprint of `RevenueRouter`.
+    @param staking_blueprint Blueprint of `RevenueStaking`.
+    @param guardian_ The pause guardian handed to each new router.
+    """
+    assert token_blueprint != empty(address), "factory: blueprint is the zero address"
+    assert router_blueprint != empty(address), "factory: blueprint is the zero address"
+    assert staking_blueprint != empty(address), "factory: blueprint is the zero address"
+    ownable.__init__()
+    TOKEN_BLUEPRINT = token_blueprint
+    ROUTER_BLUEPRINT = router_blueprint
+    STAKING_BLUEPRINT = staking_blueprint
+    self.guardian = guardian_
+    self._nonce = 1
+
+
+@external
+@nonreentrant
+def create_listing(
+    name: String[25],
+    symbol: String[5],
+    supply: uint256,
+    initial_price: uint256,
+    merchant: address,
+    payout: address,
+    settlement: address,
+    reserve: address,
+) -> uint256:
+    """
+    @notice Lists a merchant: deploys its token, router and staking, mints
+            the supply (10% to the reserve's inventory) and pulls the
+            performance stake (5% of `initial_price * supply`) from the
+            merchant into the reserve. Admin only. The merchant must have
+            approved this factory for the stake.
+    @param name Token name.
+    @param symbol Token symbol.
+    @param supply Fixed token supply, 18 decimals.
+    @param initial_price Settlement token per listing token, 18 decimals.
+    @param merchant The merchant: gets the token supply, posts the stake.
+    @param payout Where the merchant's part of every payment goes.
+    @param settlement The payment token (at most 18 decimals).
+    @param reserve The ALAR reserve of this listing.
+    @return The new listing's id.
+    """
+    ownable._check_owner()
+    assert merchant != empty(address), "factory: merchant is the zero address"
+    assert payout != empty(address), "factory: payout is the zero address"
+    assert settlement != empty(address), "factory: settlement is the zero address"
+    assert reserve != empty(address), "factory: reserve is the zero address"
+    assert supply != 0, "factory: zero supply"
+    assert initial_price != 0, "factory: zero price"
+    decimals: uint8 = staticcall IERC20Detailed(settlement).decimals()
+    assert decimals <= MAX_SETTLEMENT_DECIMALS, "factory: settlement token has more than 18 decimals"
+
+    stake: uint256 = self._required_stake(supply, initial_price, decimals)
+    assert stake != 0, "factory: stake rounds to zero"
+
+    nonce: uint256 = self._nonce
+    token: address = create_from_blueprint(
+        TOKEN_BLUEPRINT, name, symbol, supply, merchant, reserve, RESERVE_ALLOCATION_BPS
+    )
+    # staking is deployed at `nonce + 1`, the router at `nonce + 2`
+    router: address = create._compute_create_address_self(nonce + 2)
+    staking: address = create_from_blueprint(
+        STAKING_BLUEPRINT, token, settlement, router, reserve, VESTING
+    )
+    deployed: address = create_from_blueprint(
+        ROUTER_BLUEPRINT, settlement, staking, payout, DEFAULT_SHARE_BPS, PERIOD, ownable.owner, self.guardian
+    )
+    assert deployed == router, "factory: router address mismatch"
+    self._nonce = nonce + 3
+
+    before: uint256 = staticcall IERC20(settlement).balanceOf(reserve)
+    assert extcall IERC20(settlement).transferFrom(merchant, reserve, stake, default_return_value=True), "factory: stake transfer failed"
+    received: uint256 = staticcall IERC20(settlement).balanceOf(reserve) - before
+    assert received == stake, "factory: settlement token is fee-on-transfer or rebasing"
+
+    id: uint256 = self.listing_count
+    self.listings[id] = Listing(
+        token=token,
+        router=router,
+        staking=staking,
+        reserve=reserve,
+        settlement=settlement,
+        merchant=merchant,
+        stake=stake,
+        created_at=block.timestamp,
+    )
+    self.listing_id_of_token[token] = id + 1
+    self.listing_count = id + 1
+    log ListingCreated(id=id, token=token, merchant=merchant, router=router, staking=staking, reserve=reserve, stake=stake)
+    return id
+
+
+@external
+@view
+def required_stake(supply: uint256, initial_price: uint256, settlement_decimals: uint8) -> uint256:
+    """
+    @notice The performance stake for a listing: 5% of
+            `initial_price * supply`, in settlement token units.
+    @param supply Token supply, 18 decimals.
+    @param initial_price Settlement per token, 18 decimals.
+    @param settlement_decimals Decimals of the settlement token (<= 18).
+    """
+    assert settlement_decimals <= MAX_SETTLEMENT_DECIMALS, "factory: settlement token has more than 18 decimals"
+    return self._required_stake(supply, initial_price, settlement_decimals)
+
+
+@external
+def set_guardian(new_guardian: address):
+    """
+    @notice Sets the pause guardian given to routers created from now on.
+            Admin only.
+    @param new_guardian The guardian (zero address: none).
+    """
+    ownable._check_owner()
+    self.guardian = new_guardian
+
+
+@internal
+@pure
+def _required_stake(supply: uint256, initial_price: uint256, decimals: uint8) -> uint256:
+    # market cap in 18-decimal settlement units, then scaled to the token's decimals
+    market_cap: uint256 = initial_price * supply // WAD
+    return market_cap * STAKE_BPS // BPS // 10 ** (18 - convert(decimals, uint256))

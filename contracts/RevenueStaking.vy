@@ -1,0 +1,303 @@
+# pragma version ~=0.4.3
+# pragma nonreentrancy off
+"""
+@title PST revenue staking
+@custom:contract-name RevenueStaking
+@license GNU Affero General Public License v3.0 only
+@notice Holders stake the listing token here and earn the holder share of
+        the listing's revenue, in the settlement token. A reward-per-token
+        accumulator keeps every call O(1) whatever the number of stakers.
+        New revenue streams to the stakers linearly over `VESTING` (with what
+        is left of earlier revenue), so a stake placed just before a large
+        payment and removed just after earns almost nothing of it. Revenue
+        that arrives, or streams, while nobody is staked belongs to the ALAR
+        reserve.
+"""
+
+from ethereum.ercs import IERC20
+
+
+event Staked:
+    account: indexed(address)
+    amount: uint256
+
+event Unstaked:
+    account: indexed(address)
+    amount: uint256
+
+event Claimed:
+    account: indexed(address)
+    amount: uint256
+
+event RevenueNotified:
+    amount: uint256
+    rate: uint256
+    finish: uint256
+
+event SentToReserve:
+    amount: uint256
+
+
+# Rewards are tracked in settlement units times SCALE so that even one wei
+# of a 6-decimal token streamed over 7 days to 1e27 staked wei is counted.
+SCALE: constant(uint256) = 10**36
+TIME_MASK: constant(uint256) = (1 << 128) - 1
+
+LISTING_TOKEN: public(immutable(IERC20))
+SETTLEMENT: public(immutable(IERC20))
+ROUTER: public(immutable(address))
+RESERVE: public(immutable(address))
+VESTING: public(immutable(uint256))
+
+total_staked: public(uint256)
+balanceOf: public(HashMap[address, uint256])
+reward_per_token_stored: public(uint256)
+# settlement units per second, times SCALE
+reward_rate: public(uint256)
+# (period_finish << 128) | last_update, one slot
+_times: uint256
+reward_per_token_paid: public(HashMap[address, uint256])
+# accrued, unclaimed rewards, times SCALE
+_rewards: HashMap[address, uint256]
+# streamed while nobody was staked, times SCALE: the reserve's
+_unallocated: uint256
+
+
+@deploy
+def __init__(
+    listing_token: IERC20,
+    settlement: IERC20,
+    router: address,
+    reserve: address,
+    vesting: uint256,
+):
+    """
+    @notice Creates the distributor of one listing.
+    @param listing_token The token that is staked.
+    @param settlement The token revenue is paid in.
+    @param router The listing's `RevenueRouter`, the only revenue notifier.
+    @param reserve The ALAR reserve, which gets revenue nobody is staked for.
+    @param vesting Seconds over which each new revenue amount streams (> 0).
+    """
+    assert listing_token.address != empty(address), "staking: token is the zero address"
+    assert settlement.address != empty(address), "staking: settlement is the zero address"
+    assert router != empty(address), "staking: router is the zero address"
+    assert reserve != empty(address), "staking: reserve is the zero address"
+    assert vesting != 0, "staking: zero vesting"
+    LISTING_TOKEN = listing_token
+    SETTLEMENT = settlement
+    ROUTER = router
+    RESERVE = reserve
+    VESTING = vesting
+
+
+@external
+@nonreentrant
+def stake(amount: uint256):
+    """
+    @notice Stakes `amount` listing tokens (approve this contract first).
+    @param amount Token amount, 18 decimals, > 0.
+    """
+    assert amount != 0, "staking: zero amount"
+    self._update(msg.sender)
+    self.balanceOf[msg.sender] += amount
+    self.total_staked += amount
+    assert extcall LISTING_TOKEN.transferFrom(msg.sender, self, amount, default_return_value=True), "staking: transfer failed"
+    log Staked(account=msg.sender, amount=amount)
+
+
+@external
+@nonreentrant
+def unstake(amount: uint256):
+    """
+    @notice Returns `amount` staked listing tokens. Accrued rewards stay
+            claimable.
+    @param amount Token amount, > 0 and at most the caller's stake.
+    """
+    assert amount != 0, "staking: zero amount"
+    self._update(msg.sender)
+    self._unstake(msg.sender, amount)
+
+
+@external
+@nonreentrant
+def claim() -> uint256:
+    """
+    @notice Sends the caller's accrued revenue share (settlement token).
+    @return The amount sent.
+    """
+    self._update(msg.sender)
+    amount: uint256 = self._claim(msg.sender)
+    assert amount != 0, "staking: nothing to claim"
+    return amount
+
+
+@external
+@nonreentrant
+def exit() -> uint256:
+    """
+    @notice Unstakes everything and claims the accrued revenue share.
+    @return The settlement amount claimed.
+    """
+    staked: uint256 = self.balanceOf[msg.sender]
+    assert staked != 0, "staking: nothing staked"
+    self._update(msg.sender)
+    self._unstake(msg.sender, staked)
+    return self._claim(msg.sender)
+
+
+@external
+@nonreentrant
+def notify_revenue(amount: uint256):
+    """
+    @notice Starts streaming `amount` of settlement token that the router has
+            just transferred here. Router only. With nobody staked the amount
+            goes straight to the reserve.
+    @param amount The holder share of one payment.
+    """
+    assert msg.sender == ROUTER, "staking: caller is not the router"
+    self._update(empty(address))
+    if self.total_staked == 0:
+        assert extcall SETTLEMENT.transfer(RESERVE, amount, default_return_value=True), "staking: transfer failed"
+        log SentToReserve(amount=amount)
+        return
+    times: uint256 = self._times
+    finish: uint256 = times >> 128
+    leftover: uint256 = 0
+    if block.timestamp < finish:
+        leftover = (finish - block.timestamp) * self.reward_rate
+    rate: uint256 = (amount * SCALE + leftover) // VESTING
+    finish = block.timestamp + VESTING
+    self.reward_rate = rate
+    self._times = (finish << 128) | block.timestamp
+    log RevenueNotified(amount=amount, rate=rate, finish=finish)
+
+
+@external
+@nonreentrant
+def sweep_to_reserve() -> uint256:
+    """
+    @notice Sends the revenue that streamed while nobody was staked to the
+            reserve. Anyone may call.
+    @return The amount sent.
+    """
+    self._update(empty(address))
+    amount: uint256 = self._unallocated // SCALE
+    assert amount != 0, "staking: nothing to sweep"
+    self._unallocated -= amount * SCALE
+    assert extcall SETTLEMENT.transfer(RESERVE, amount, default_return_value=True), "staking: transfer failed"
+    log SentToReserve(amount=amount)
+    return amount
+
+
+@external
+@view
+def earned(account: address) -> uint256:
+    """
+    @notice Settlement amount `account` could claim now.
+    """
+    rpt: uint256 = self._reward_per_token()
+    return (self._rewards[account] + self.balanceOf[account] * (rpt - self.reward_per_token_paid[account])) // SCALE
+
+
+@external
+@view
+def reward_per_token() -> uint256:
+    """
+    @notice The accumulator now: settlement units per staked wei, times 1e36.
+    """
+    return self._reward_per_token()
+
+
+@external
+@view
+def period_finish() -> uint256:
+    """
+    @notice When the current revenue stream ends.
+    """
+    return self._times >> 128
+
+
+@external
+@view
+def last_update() -> uint256:
+    """
+    @notice When the accumulator was last brought up to date.
+    """
+    return self._times & TIME_MASK
+
+
+@external
+@view
+def unallocated() -> uint256:
+    """
+    @notice Revenue that streamed while nobody was staked, not yet swept.
+    """
+    unallocated: uint256 = self._unallocated
+    if self.total_staked == 0:
+        unallocated += self._streamed_since_update()
+    return unallocated // SCALE
+
+
+@internal
+@view
+def _streamed_since_update() -> uint256:
+    times: uint256 = self._times
+    last: uint256 = times & TIME_MASK
+    until: uint256 = min(block.timestamp, times >> 128)
+    if until <= last:
+        return 0
+    return (until - last) * self.reward_rate
+
+
+@internal
+@view
+def _reward_per_token() -> uint256:
+    total: uint256 = self.total_staked
+    if total == 0:
+        return self.reward_per_token_stored
+    return self.reward_per_token_stored + self._streamed_since_update() // total
+
+
+@internal
+def _update(account: address):
+    streamed: uint256 = self._streamed_since_update()
+    rpt: uint256 = self.reward_per_token_stored
+    if streamed != 0:
+        total: uint256 = self.total_staked
+        if total == 0:
+            self._unallocated += streamed
+        else:
+            rpt += streamed // total
+            self.reward_per_token_stored = rpt
+    times: uint256 = self._times
+    if (times & TIME_MASK) != block.timestamp:
+        self._times = (times & ~TIME_MASK) | block.timestamp
+    if account != empty(address):
+        paid: uint256 = self.reward_per_token_paid[account]
+        if paid != rpt:
+            self._rewards[account] += self.balanceOf[account] * (rpt - paid)
+            self.reward_per_token_paid[account] = rpt
+
+
+@internal
+def _unstake(account: address, amount: uint256):
+    staked: uint256 = self.balanceOf[account]
+    assert amount <= staked, "staking: unstake exceeds stake"
+    self.balanceOf[account] = staked - amount
+    self.total_staked -= amount
+    assert extcall LISTING_TOKEN.transfer(account, amount, default_return_value=True), "staking: transfer failed"
+    log Unstaked(account=account, amount=amount)
+
+
+@internal
+def _claim(account: address) -> uint256:
+    accrued: uint256 = self._rewards[account]
+    amount: uint256 = accrued // SCALE
+    if amount == 0:
+        return 0
+    # keep the sub-wei remainder so nothing is lost to rounding
+    self._rewards[account] = accrued - amount * SCALE
+    assert extcall SETTLEMENT.transfer(account, amount, default_return_value=True), "staking: transfer failed"
+    log Claimed(account=account, amount=amount)
+    return amount

@@ -1,0 +1,67 @@
+# pragma version ~=0.4.3
+"""
+@title Fee-on-transfer test token
+@custom:contract-name FeeOnTransferToken
+@license GNU Affero General Public License v3.0 only
+@notice Burns 1% of every transfer: the kind of settlement token the factory
+        must refuse at listing.
+"""
+
+from snekmate.auth import ownable
+from snekmate.tokens import erc20
+
+initializes: ownable
+initializes: erc20[ownable := ownable]
+
+exports: (
+    erc20.totalSupply,
+    erc20.balanceOf,
+    erc20.allowance,
+    erc20.approve,
+    erc20.name,
+    erc20.symbol,
+    erc20.decimals,
+)
+
+
+@deploy
+def __init__():
+    """
+    @notice A 6-decimal token that takes a 1% fee.
+    """
+    ownable.__init__()
+    erc20.__init__("Fee Dollar", "FEE", 6, "Fee Dollar", "1")
+
+
+@external
+def faucet(to: address, amount: uint256):
+    """
+    @notice Mints `amount` to `to`.
+    """
+    erc20._mint(to, amount)
+
+
+@external
+def transfer(to: address, amount: uint256) -> bool:
+    """
+    @notice Transfers `amount` less a 1% fee that is burnt.
+    """
+    self._transfer_with_fee(msg.sender, to, amount)
+    return True
+
+
+@external
+def transferFrom(owner: address, to: address, amount: uint256) -> bool:
+    """
+    @notice Transfers `amount` from `owner` less a 1% fee that is burnt.
+    """
+    erc20._spend_allowance(owner, msg.sender, amount)
+    self._transfer_with_fee(owner, to, amount)
+    return True
+
+
+@internal
+def _transfer_with_fee(owner: address, to: address, amount: uint256):
+    fee: uint256 = amount // 100
+    erc20._transfer(owner, to, amount - fee)
+    erc20._burn(owner, fee)

@@ -1,0 +1,45 @@
+import ape
+import pytest
+
+WAD = 10**18
+
+
+def test_supply_is_minted_once_with_the_reserve_share(token, merchant, reserve):
+    supply = token.totalSupply()
+    assert supply == 1_000_000 * WAD
+    assert token.balanceOf(reserve) == supply // 10
+    # the fixture moved 30,000 tokens to the stakers
+    assert token.balanceOf(merchant) == supply - supply // 10 - 30_000 * WAD
+
+
+def test_token_has_18_decimals_and_names(token):
+    assert token.decimals() == 18
+    assert token.symbol() == "ACME"
+    assert token.name() == "Acme Shop"
+
+
+@pytest.mark.parametrize("entry", ["mint", "burn", "set_minter", "transfer_ownership"])
+def test_no_supply_or_owner_entry_points(token, entry):
+    assert not hasattr(token, entry)
+
+
+def test_transfer_moves_balance(token, merchant, payer):
+    token.transfer(payer, 5 * WAD, sender=merchant)
+    assert token.balanceOf(payer) == 5 * WAD
+
+
+@pytest.mark.parametrize(
+    "args, reason",
+    [
+        ((0, "merchant", "reserve", 1000), "token: zero supply"),
+        ((10**24, None, "reserve", 1000), "token: merchant is the zero address"),
+        ((10**24, "merchant", None, 1000), "token: reserve is the zero address"),
+        ((10**24, "merchant", "reserve", 10_000), "token: reserve_bps out of bounds"),
+    ],
+)
+def test_constructor_rejects_bad_input(project, admin, merchant, reserve, args, reason):
+    supply, m, r, bps = args
+    zero = "0x0000000000000000000000000000000000000000"
+    addr = {"merchant": merchant.address, "reserve": reserve.address, None: zero}
+    with ape.reverts(reason):
+        admin.deploy(project.ListingToken, "X", "X", supply, addr[m], addr[r], bps)

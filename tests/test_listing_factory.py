@@ -1,0 +1,121 @@
+import ape
+import pytest
+
+from ape_pst_plugin.deployment import create_listing, required_stake
+
+USDC = 10**6
+WAD = 10**18
+ZERO = "0x0000000000000000000000000000000000000000"
+
+
+def test_listing_is_registered(factory, listing):
+    assert factory.listing_count() == listing.id + 1
+    entry = factory.listings(listing.id)
+    assert entry.token == listing.token.address
+    assert entry.router == listing.router.address
+    assert entry.staking == listing.staking.address
+    assert factory.listing_id_of_token(listing.token) == listing.id + 1
+
+
+def test_router_and_staking_point_at_each_other(listing):
+    assert listing.router.STAKING() == listing.staking.address
+    assert listing.staking.ROUTER() == listing.router.address
+    assert listing.staking.LISTING_TOKEN() == listing.token.address
+
+
+def test_merchant_stake_is_five_percent_of_market_cap_in_reserve(listing, usdc, reserve):
+    # 1,000,000 tokens at 2 USDC: market cap 2,000,000 USDC, stake 100,000 USDC
+    assert listing.stake == 100_000 * USDC
+    assert usdc.balanceOf(reserve) == 100_000 * USDC
+
+
+def test_router_admin_is_factory_admin(listing, admin, guardian):
+    assert listing.router.owner() == admin.address
+    assert listing.router.guardian() == guardian.address
+
+
+def test_required_stake_view_matches_python(factory):
+    assert factory.required_stake(10**24, 2 * WAD, 6) == required_stake(10**24, 2 * WAD, 6)
+    assert factory.required_stake(10**24, 2 * WAD, 18) == 100_000 * WAD
+
+
+def test_second_listing_gets_its_own_contracts(protocol, admin, merchant, usdc, reserve, listing):
+    usdc.faucet(merchant, 1_000_000 * USDC, sender=merchant)
+    other = create_listing(protocol, admin, merchant=merchant, settlement=usdc, reserve=reserve, symbol="TWO")
+    assert other.id == listing.id + 1
+    assert other.router.address != listing.router.address
+    assert other.staking.ROUTER() == other.router.address
+
+
+def _args(who, coin, vault, **over):
+    args = dict(
+        name="Shop", symbol="SHOP", supply=10**24, initial_price=2 * WAD,
+        merchant=who.address, payout=who.address, settlement=coin.address, reserve=vault.address,
+    )
+    args.update(over)
+    return list(args.values())
+
+
+def test_only_admin_creates_listings(factory, attacker, merchant, usdc, reserve):
+    count = factory.listing_count()
+    with ape.reverts("ownable: caller is not the owner"):
+        factory.create_listing(*_args(merchant, usdc, reserve), sender=attacker)
+    assert factory.listing_count() == count
+
+
+@pytest.mark.parametrize(
+    "field, reason",
+    [
+        ("merchant", "factory: merchant is the zero address"),
+        ("payout", "factory: payout is the zero address"),
+        ("settlement", "factory: settlement is the zero address"),
+        ("reserve", "factory: reserve is the zero address"),
+    ],
+)
+def test_zero_addresses_rejected(factory, admin, merchant, usdc, reserve, field, reason):
+    count = factory.listing_count()
+    with ape.reverts(reason):
+        factory.create_listing(*_args(merchant, usdc, reserve, **{field: ZERO}), sender=admin)
+    assert factory.listing_count() == count
+
+
+@pytest.mark.parametrize(
+    "field, reason", [("supply", "factory: zero supply"), ("initial_price", "factory: zero price")]
+)
+def test_zero_amounts_rejected(factory, admin, merchant, usdc, reserve, field, reason):
+    with ape.reverts(reason):
+        factory.create_listing(*_args(merchant, usdc, reserve, **{field: 0}), sender=admin)
+
+
+def test_settlement_with_more_than_18_decimals_rejected(project, factory, admin, merchant, reserve):
+    count = factory.listing_count()
+    wide = admin.deploy(project.WideDecimalsToken)
+    with ape.reverts("factory: settlement token has more than 18 decimals"):
+        factory.create_listing(*_args(merchant, wide, reserve), sender=admin)
+    assert factory.listing_count() == count
+
+
+def test_fee_on_transfer_settlement_rejected(project, factory, admin, merchant, reserve):
+    count = factory.listing_count()
+    fee_token = admin.deploy(project.FeeOnTransferToken)
+    fee_token.faucet(merchant, 1_000_000 * USDC, sender=merchant)
+    fee_token.approve(factory, 2**256 - 1, sender=merchant)
+    with ape.reverts("factory: settlement token is fee-on-transfer or rebasing"):
+        factory.create_listing(*_args(merchant, fee_token, reserve), sender=admin)
+    assert fee_token.balanceOf(merchant) == 1_000_000 * USDC
+    assert fee_token.balanceOf(reserve) == 0
+    assert factory.listing_count() == count
+
+
+def test_missing_stake_approval_rejected(factory, admin, merchant, usdc, reserve):
+    usdc.faucet(merchant, 1_000_000 * USDC, sender=merchant)
+    usdc.approve(factory, 0, sender=merchant)
+    before = usdc.balanceOf(merchant)
+    with ape.reverts("erc20: insufficient allowance"):
+        factory.create_listing(*_args(merchant, usdc, reserve), sender=admin)
+    assert usdc.balanceOf(merchant) == before
+
+
+def test_stake_that_rounds_to_zero_rejected(factory, admin, merchant, usdc, reserve):
+    with ape.reverts("factory: stake rounds to zero"):
+        factory.create_listing(*_args(merchant, usdc, reserve, supply=10**18, initial_price=1), sender=admin)

@@ -51,6 +51,7 @@ WAD: constant(uint256) = 10**18
 MAX_SETTLEMENT_DECIMALS: constant(uint8) = 18
 RESERVE_ALLOCATION_BPS: constant(uint256) = 1_000
 STAKE_BPS: constant(uint256) = 500
+MAX_SUPPLY: constant(uint256) = (1 << 96) - 1  # as ListingToken
 DEFAULT_SHARE_BPS: constant(uint256) = 1_000
 VESTING: constant(uint256) = 7 * 86_400
 PERIOD: constant(uint256) = 30 * 86_400
@@ -124,6 +125,7 @@ def create_listing(
     assert settlement != empty(address), "factory: settlement is the zero address"
     assert reserve != empty(address), "factory: reserve is the zero address"
     assert supply != 0, "factory: zero supply"
+    assert supply <= MAX_SUPPLY, "factory: supply above 2**96 - 1"
     assert initial_price != 0, "factory: zero price"
     decimals: uint8 = staticcall IERC20Detailed(settlement).decimals()
     assert decimals <= MAX_SETTLEMENT_DECIMALS, "factory: settlement token has more than 18 decimals"

@@ -41,6 +41,8 @@ exports: (
 )
 
 BPS: constant(uint256) = 10_000
+# Staking packs a stake into 96 bits; 2**96 - 1 wei is 79 billion tokens.
+MAX_SUPPLY: constant(uint256) = (1 << 96) - 1
 
 
 @deploy
@@ -57,12 +59,13 @@ def __init__(
             `reserve`, the rest to `merchant`.
     @param name_ Token name (at most 25 characters).
     @param symbol_ Token symbol (at most 5 characters).
-    @param supply The fixed total supply, 18 decimals.
+    @param supply The fixed total supply, 18 decimals, at most 2**96 - 1.
     @param merchant Receives the merchant's part of the supply.
     @param reserve The ALAR reserve, receives the inventory part.
     @param reserve_bps The reserve's part in basis points (< 10_000).
     """
     assert supply != 0, "token: zero supply"
+    assert supply <= MAX_SUPPLY, "token: supply above 2**96 - 1"
     assert merchant != empty(address), "token: merchant is the zero address"
     assert reserve != empty(address), "token: reserve is the zero address"
     assert reserve_bps < BPS, "token: reserve_bps out of bounds"

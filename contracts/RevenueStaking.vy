@@ -38,9 +38,18 @@ event SentToReserve:
     amount: uint256
 
 
-# Rewards are tracked in settlement units times SCALE so that even one wei
-# of a 6-decimal token streamed over 7 days to 1e27 staked wei is counted.
+# The accumulator counts settlement units per staked wei times SCALE, so that
+# even one wei of a 6-decimal token streamed over 7 days to 1e27 staked wei
+# is counted. A staker's accrued reward is kept in units of 1e-18 settlement
+# wei (USER_SCALE), so rounding never loses a whole wei over any number of
+# updates, and it shares one storage slot with the stake: a claim or a
+# second stake rewrites a warm, non-zero slot instead of a fresh one.
 SCALE: constant(uint256) = 10**36
+USER_SCALE: constant(uint256) = 10**18
+RPT_TO_USER: constant(uint256) = SCALE // USER_SCALE
+BALANCE_BITS: constant(uint256) = 96
+BALANCE_MASK: constant(uint256) = (1 << BALANCE_BITS) - 1
+MAX_ACCRUED: constant(uint256) = (1 << (256 - BALANCE_BITS)) - 1
 TIME_MASK: constant(uint256) = (1 << 128) - 1
 
 LISTING_TOKEN: public(immutable(IERC20))
@@ -50,15 +59,14 @@ RESERVE: public(immutable(address))
 VESTING: public(immutable(uint256))
 
 total_staked: public(uint256)
-balanceOf: public(HashMap[address, uint256])
 reward_per_token_stored: public(uint256)
 # settlement units per second, times SCALE
 reward_rate: public(uint256)
 # (period_finish << 128) | last_update, one slot
 _times: uint256
 reward_per_token_paid: public(HashMap[address, uint256])
-# accrued, unclaimed rewards, times SCALE
-_rewards: HashMap[address, uint256]
+# (accrued reward in 1e-18 wei << 96) | staked balance
+_accounts: HashMap[address, uint256]
 # streamed while nobody was staked, times SCALE: the reserve's
 _unallocated: uint256
 
@@ -99,8 +107,9 @@ def stake(amount: uint256):
     @param amount Token amount, 18 decimals, > 0.
     """
     assert amount != 0, "staking: zero amount"
-    self._update(msg.sender)
-    self.balanceOf[msg.sender] += amount
+    packed: uint256 = self._accrue(msg.sender, self._update_global())
+    # the listing supply is below 2**96, so the balance cannot carry over
+    self._accounts[msg.sender] = packed + amount
     self.total_staked += amount
     assert extcall LISTING_TOKEN.transferFrom(msg.sender, self, amount, default_return_value=True), "staking: transfer failed"
     log Staked(account=msg.sender, amount=amount)
@@ -115,7 +124,9 @@ def unstake(amount: uint256):
     @param amount Token amount, > 0 and at most the caller's stake.
     """
     assert amount != 0, "staking: zero amount"
-    self._update(msg.sender)
+    packed: uint256 = self._accrue(msg.sender, self._update_global())
+    assert amount <= packed & BALANCE_MASK, "staking: unstake exceeds stake"
+    self._accounts[msg.sender] = packed - amount
     self._unstake(msg.sender, amount)
 
 
@@ -126,8 +137,8 @@ def claim() -> uint256:
     @notice Sends the caller's accrued revenue share (settlement token).
     @return The amount sent.
     """
-    self._update(msg.sender)
-    amount: uint256 = self._claim(msg.sender)
+    packed: uint256 = self._accrue(msg.sender, self._update_global())
+    amount: uint256 = self._claim(msg.sender, packed)
     assert amount != 0, "staking: nothing to claim"
     return amount
 
@@ -139,11 +150,11 @@ def exit() -> uint256:
     @notice Unstakes everything and claims the accrued revenue share.
     @return The settlement amount claimed.
     """
-    staked: uint256 = self.balanceOf[msg.sender]
+    packed: uint256 = self._accrue(msg.sender, self._update_global())
+    staked: uint256 = packed & BALANCE_MASK
     assert staked != 0, "staking: nothing staked"
-    self._update(msg.sender)
     self._unstake(msg.sender, staked)
-    return self._claim(msg.sender)
+    return self._claim(msg.sender, packed - staked)
 
 
 @external
@@ -156,7 +167,7 @@ def notify_revenue(amount: uint256):
     @param amount The holder share of one payment.
     """
     assert msg.sender == ROUTER, "staking: caller is not the router"
-    self._update(empty(address))
+    self._update_global()
     if self.total_staked == 0:
         assert extcall SETTLEMENT.transfer(RESERVE, amount, default_return_value=True), "staking: transfer failed"
         log SentToReserve(amount=amount)
@@ -181,7 +192,7 @@ def sweep_to_reserve() -> uint256:
             reserve. Anyone may call.
     @return The amount sent.
     """
-    self._update(empty(address))
+    self._update_global()
     amount: uint256 = self._unallocated // SCALE
     assert amount != 0, "staking: nothing to sweep"
     self._unallocated -= amount * SCALE
@@ -196,8 +207,18 @@ def earned(account: address) -> uint256:
     """
     @notice Settlement amount `account` could claim now.
     """
-    rpt: uint256 = self._reward_per_token()
-    return (self._rewards[account] + self.balanceOf[account] * (rpt - self.reward_per_token_paid[account])) // SCALE
+    packed: uint256 = self._accounts[account]
+    pending: uint256 = (packed & BALANCE_MASK) * (self._reward_per_token() - self.reward_per_token_paid[account]) // RPT_TO_USER
+    return ((packed >> BALANCE_BITS) + pending) // USER_SCALE
+
+
+@external
+@view
+def balanceOf(account: address) -> uint256:
+    """
+    @notice Listing tokens `account` has staked.
+    """
+    return self._accounts[account] & BALANCE_MASK
 
 
 @external
@@ -260,7 +281,9 @@ def _reward_per_token() -> uint256:
 
 
 @internal
-def _update(account: address):
+def _update_global() -> uint256:
+    # Brings the accumulator up to now; what streamed while nobody was
+    # staked is set aside for the reserve.
     streamed: uint256 = self._streamed_since_update()
     rpt: uint256 = self.reward_per_token_stored
     if streamed != 0:
@@ -273,31 +296,36 @@ def _update(account: address):
     times: uint256 = self._times
     if (times & TIME_MASK) != block.timestamp:
         self._times = (times & ~TIME_MASK) | block.timestamp
-    if account != empty(address):
-        paid: uint256 = self.reward_per_token_paid[account]
-        if paid != rpt:
-            self._rewards[account] += self.balanceOf[account] * (rpt - paid)
-            self.reward_per_token_paid[account] = rpt
+    return rpt
+
+
+@internal
+def _accrue(account: address, rpt: uint256) -> uint256:
+    # The account's packed slot with its reward accrued up to `rpt`; the
+    # caller writes it back once.
+    packed: uint256 = self._accounts[account]
+    paid: uint256 = self.reward_per_token_paid[account]
+    if paid == rpt:
+        return packed
+    self.reward_per_token_paid[account] = rpt
+    accrued: uint256 = (packed >> BALANCE_BITS) + (packed & BALANCE_MASK) * (rpt - paid) // RPT_TO_USER
+    assert accrued <= MAX_ACCRUED, "staking: accrued reward overflow"
+    return (accrued << BALANCE_BITS) | (packed & BALANCE_MASK)
 
 
 @internal
 def _unstake(account: address, amount: uint256):
-    staked: uint256 = self.balanceOf[account]
-    assert amount <= staked, "staking: unstake exceeds stake"
-    self.balanceOf[account] = staked - amount
     self.total_staked -= amount
     assert extcall LISTING_TOKEN.transfer(account, amount, default_return_value=True), "staking: transfer failed"
     log Unstaked(account=account, amount=amount)
 
 
 @internal
-def _claim(account: address) -> uint256:
-    accrued: uint256 = self._rewards[account]
-    amount: uint256 = accrued // SCALE
-    if amount == 0:
-        return 0
-    # keep the sub-wei remainder so nothing is lost to rounding
-    self._rewards[account] = accrued - amount * SCALE
-    assert extcall SETTLEMENT.transfer(account, amount, default_return_value=True), "staking: transfer failed"
-    log Claimed(account=account, amount=amount)
+def _claim(account: address, packed: uint256) -> uint256:
+    # Writes `packed` back less the whole wei paid out; the sub-wei part stays.
+    amount: uint256 = (packed >> BALANCE_BITS) // USER_SCALE
+    self._accounts[account] = packed - ((amount * USER_SCALE) << BALANCE_BITS)
+    if amount != 0:
+        assert extcall SETTLEMENT.transfer(account, amount, default_return_value=True), "staking: transfer failed"
+        log Claimed(account=account, amount=amount)
     return amount

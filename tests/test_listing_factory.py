@@ -87,6 +87,11 @@ def test_zero_amounts_rejected(factory, admin, merchant, usdc, reserve, field, r
         factory.create_listing(*_args(merchant, usdc, reserve, **{field: 0}), sender=admin)
 
 
+def test_supply_above_96_bits_rejected(factory, admin, merchant, usdc, reserve):
+    with ape.reverts("factory: supply above 2**96 - 1"):
+        factory.create_listing(*_args(merchant, usdc, reserve, supply=2**96), sender=admin)
+
+
 def test_settlement_with_more_than_18_decimals_rejected(project, factory, admin, merchant, reserve):
     count = factory.listing_count()
     wide = admin.deploy(project.WideDecimalsToken)

@@ -35,6 +35,7 @@ def test_transfer_moves_balance(token, merchant, payer):
         ((10**24, None, "reserve", 1000), "token: merchant is the zero address"),
         ((10**24, "merchant", None, 1000), "token: reserve is the zero address"),
         ((10**24, "merchant", "reserve", 10_000), "token: reserve_bps out of bounds"),
+        ((2**96, "merchant", "reserve", 1000), "token: supply above 2**96 - 1"),
     ],
 )
 def test_constructor_rejects_bad_input(project, admin, merchant, reserve, args, reason):

@@ -1,4 +1,7 @@
+import os
+
 import pytest
+from hypothesis import HealthCheck, settings
 
 from ape_pst_plugin.deployment import create_listing, deploy_protocol
 
@@ -81,3 +84,21 @@ def router(listing):
 @pytest.fixture
 def staking(listing):
     return listing.staking
+
+
+@pytest.fixture(scope="session")
+def fuzz_settings():
+    """Hypothesis settings for the stateful machines. PST_FUZZ_SCALE multiplies
+    the number of examples (e.g. 10 for a long local run)."""
+    scale = float(os.environ.get("PST_FUZZ_SCALE", "1"))
+
+    def make(max_examples, stateful_step_count):
+        return settings(
+            max_examples=max(1, int(max_examples * scale)),
+            stateful_step_count=stateful_step_count,
+            deadline=None,
+            # every example restores a chain snapshot; examples are slow by nature
+            suppress_health_check=list(HealthCheck),
+        )
+
+    return make

@@ -171,3 +171,24 @@ def test_constructor_rejects_zero_addresses(project, admin, usdc, slot, reason):
 def test_constructor_checks_share_bounds_like_the_setter(project, admin, usdc):
     with ape.reverts("router: share_bps out of bounds"):
         admin.deploy(project.RevenueRouter, usdc, admin, admin, 3001, 30 * DAY, admin, ZERO)
+
+
+def test_trailing_revenue_is_exact_after_the_ring_wraps(router, payer, chain):
+    """368 payment days fill the 366-slot ring and overwrite its oldest days."""
+    import random
+
+    rng = random.Random(7)
+    day = chain.blocks.head.timestamp // DAY + 1
+    paid = []  # (timestamp, holder share)
+    for _ in range(368):
+        day += rng.choice([1, 1, 1, 2])  # some days without payments
+        now = day * DAY + rng.randrange(DAY)
+        amount = rng.randrange(1, 10_000 * USDC)
+        chain.pending_timestamp = now
+        router.pay(ORDER, amount, sender=payer)
+        paid.append((now, amount // 10))
+    assert router.checkpoint_count() == 368
+    for window in (1, DAY, 7 * DAY, 30 * DAY, 200 * DAY, 365 * DAY):
+        start_day = (now - window) // DAY
+        expected = sum(h for ts, h in paid if ts // DAY >= start_day)
+        assert router.trailing_holder_revenue(window) == expected

@@ -1,0 +1,154 @@
+"""Gas benchmark: ape-pst next to the npm anchors, in one anvil run.
+
+    ape run bench      (or `make bench`)
+
+Writes bench/gas.md and bench/gas.json. Every figure is the `gasUsed` of one
+transaction receipt on this run's anvil.
+"""
+
+import json
+from pathlib import Path
+
+from ape import accounts, chain, networks, project
+
+from ape_pst_plugin.deployment import create_listing, deploy_protocol
+from ape_pst_plugin.npm import npm_contract
+
+WAD = 10**18
+USDC = 10**6
+DAY = 86_400
+MAX = 2**256 - 1
+OUT = Path(__file__).resolve().parent.parent / "bench"
+
+
+class Table:
+    def __init__(self):
+        self.rows = []
+
+    def add(self, operation, pst, anchor=None, anchor_name="", target=None, note=""):
+        ratio = round(pst / anchor, 3) if anchor else None
+        row = dict(operation=operation, ape_pst=pst, anchor=anchor, anchor_name=anchor_name, ratio=ratio, target=target, note=note)
+        self.rows.append(row)
+        print(f"{operation:<48} {pst:>9,} {anchor or '':>9} {ratio or '':>6} {target or ''}")
+
+    def write(self, header):
+        OUT.mkdir(exist_ok=True)
+        (OUT / "gas.json").write_text(json.dumps({"environment": header, "rows": self.rows}, indent=2) + "\n")
+        lines = [
+            "# Gas: ape-pst next to the npm anchors",
+            "",
+            f"Measured by `make bench` (`ape run bench`) on {header['client']}, chain id {header['chain_id']}:",
+            "`gasUsed` of one transaction each, same run. Ratio = ape-pst / anchor.",
+            "",
+            "| operation | ape-pst | anchor | anchor gas | ratio | target | note |",
+            "|---|---:|---|---:|---:|---|---|",
+        ]
+        for r in self.rows:
+            anchor = f"{r['anchor']:,}" if r["anchor"] else ""
+            ratio = f"{r['ratio']:.3f}" if r["ratio"] else ""
+            lines.append(
+                f"| {r['operation']} | {r['ape_pst']:,} | {r['anchor_name']} | {anchor} | {ratio} | {r['target'] or ''} | {r['note']} |"
+            )
+        (OUT / "gas.md").write_text("\n".join(lines) + "\n")
+
+
+def _fund(address, eth=10):
+    networks.provider.set_balance(address, eth * WAD)
+
+
+def _crowd(n):
+    """n fresh accounts with ETH."""
+    crowd = [accounts.test_accounts.generate_test_account() for _ in range(n)]
+    for a in crowd:
+        _fund(a.address)
+    return crowd
+
+
+def anchors(table_data, deployer, staker_a, staker_b, payer, merchant):
+    """The same operations on the npm contracts."""
+    erc20 = npm_contract("ERC20PresetMinterPauser")
+    stake_token = deployer.deploy(erc20, "Stake", "STK")
+    reward_token = deployer.deploy(erc20, "Reward", "RWD")
+    rewards = deployer.deploy(npm_contract("StakingRewards"), deployer, reward_token, stake_token)
+    for who in (staker_a, staker_b):
+        stake_token.mint(who, 1_000 * WAD, sender=deployer)
+        stake_token.approve(rewards, MAX, sender=who)
+    reward_token.mint(rewards, 7_000 * WAD, sender=deployer)
+    rewards.stake(100 * WAD, sender=staker_a)
+    rewards.notifyRewardAmount(7_000 * WAD, sender=deployer)
+    chain.pending_timestamp += 3_600
+    table_data["stake"] = rewards.stake(100 * WAD, sender=staker_b).gas_used
+    chain.pending_timestamp += DAY
+    table_data["claim"] = rewards.getReward(sender=staker_b).gas_used
+    chain.pending_timestamp += 3_600
+    table_data["unstake"] = rewards.withdraw(40 * WAD, sender=staker_b).gas_used
+
+    # transferFrom of an OZ ERC20 to an address that already holds tokens
+    reward_token.mint(payer, 1_000 * WAD, sender=deployer)
+    reward_token.mint(merchant, 1 * WAD, sender=deployer)
+    reward_token.approve(deployer, MAX, sender=payer)
+    reward_token.transferFrom(payer, merchant, WAD, sender=deployer)
+    table_data["transferFrom"] = reward_token.transferFrom(payer, merchant, WAD, sender=deployer).gas_used
+
+    # PaymentSplitter 90/10, releasing the token share to the holders' side
+    splitter = deployer.deploy(npm_contract("PaymentSplitter"), [merchant, staker_a], [90, 10])
+    reward_token.transfer(splitter, 100 * WAD, sender=payer)
+    splitter.release(reward_token, staker_a, sender=staker_a)
+    reward_token.transfer(splitter, 100 * WAD, sender=payer)
+    table_data["release"] = splitter.release(reward_token, staker_a, sender=staker_a).gas_used
+
+
+def pst_ops(deployer, guardian, merchant, payer, stakers, crowd_size):
+    """stake / claim / unstake / pay on a fresh listing with `crowd_size` other stakers."""
+    usdc = deployer.deploy(project.TestStablecoin, "Test USD Coin", "USDC", 6)
+    reserve = accounts.test_accounts.generate_test_account()
+    protocol = deploy_protocol(deployer, guardian=guardian)
+    usdc.faucet(merchant, 10**7 * USDC, sender=merchant)
+    listing = create_listing(protocol, deployer, merchant=merchant, settlement=usdc, reserve=reserve.address)
+    token, staking, router = listing.token, listing.staking, listing.router
+    usdc.faucet(payer, 10**12 * USDC, sender=payer)
+    usdc.approve(router, MAX, sender=payer)
+    for who in stakers:
+        token.transfer(who, 1_000 * WAD, sender=merchant)
+        token.approve(staking, MAX, sender=who)
+    for who in _crowd(crowd_size):
+        token.transfer(who, WAD, sender=merchant)
+        token.approve(staking, MAX, sender=who)
+        staking.stake(WAD, sender=who)
+    a, b = stakers
+    staking.stake(100 * WAD, sender=a)
+    router.pay(b"\x01" * 32, 70_000 * USDC, sender=payer)
+    chain.pending_timestamp += 3_600
+    gas = {"stake": staking.stake(100 * WAD, sender=b).gas_used}
+    chain.pending_timestamp += DAY
+    gas["claim"] = staking.claim(sender=b).gas_used
+    chain.pending_timestamp += 3_600
+    gas["unstake"] = staking.unstake(40 * WAD, sender=b).gas_used
+    chain.pending_timestamp += DAY
+    gas["pay_first_of_day"] = router.pay(b"\x02" * 32, 1_000 * USDC, sender=payer).gas_used
+    gas["pay"] = router.pay(b"\x03" * 32, 1_000 * USDC, sender=payer).gas_used
+    return gas
+
+
+def main():
+    deployer, guardian, merchant, payer, s1, s2 = accounts.test_accounts[:6]
+    anchor = {}
+    anchors(anchor, deployer, s1, s2, payer, merchant)
+    one = pst_ops(deployer, guardian, merchant, payer, [s1, s2], crowd_size=0)
+    crowd = pst_ops(deployer, guardian, merchant, payer, [s1, s2], crowd_size=1_000)
+
+    table = Table()
+    t = table.add
+    t("pay() steady state (split + bookkeeping)", one["pay"], anchor["release"], "OZ PaymentSplitter.release(token)", "<= 90,000")
+    t("pay() first payment of a day (+ checkpoint)", one["pay_first_of_day"], anchor["release"], "OZ PaymentSplitter.release(token)")
+    t("pay() vs one ERC20 transferFrom", one["pay"], anchor["transferFrom"], "OZ ERC20 transferFrom")
+    t("stake (second staker)", one["stake"], anchor["stake"], "StakingRewards.stake", "<= 0.9x")
+    t("claim", one["claim"], anchor["claim"], "StakingRewards.getReward", "<= 0.9x")
+    t("unstake (partial)", one["unstake"], anchor["unstake"], "StakingRewards.withdraw", "<= 0.9x")
+    t("stake with 1,000 stakers", crowd["stake"], one["stake"], "ape-pst stake, 1 staker", "within 1%")
+    t("claim with 1,000 stakers", crowd["claim"], one["claim"], "ape-pst claim, 1 staker", "within 1%")
+    t("unstake with 1,000 stakers", crowd["unstake"], one["unstake"], "ape-pst unstake, 1 staker", "within 1%")
+    t("pay() with 1,000 stakers", crowd["pay"], one["pay"], "ape-pst pay, 1 staker", "within 1%")
+    client = networks.provider.web3.client_version
+    table.write({"client": client, "chain_id": chain.chain_id})
+    print(f"wrote {OUT / 'gas.md'} and {OUT / 'gas.json'}")

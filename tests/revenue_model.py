@@ -1,0 +1,74 @@
+"""An independent model of the revenue side in exact rational arithmetic:
+what an ideal router and streaming distributor would owe, with no rounding.
+The contracts round down everywhere, so they may owe less, never more."""
+
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+DAY = 86_400
+BPS = 10_000
+
+
+@dataclass
+class RevenueModel:
+    vesting: int
+    share_bps: int = 1000
+    payments: list[tuple[int, int, int]] = field(default_factory=list)  # (timestamp, gross, holder)
+    balances: dict[str, int] = field(default_factory=dict)
+    owed: dict[str, Fraction] = field(default_factory=dict)  # ideal accrued, not yet claimed
+    claimed: dict[str, int] = field(default_factory=dict)
+    rate: Fraction = Fraction(0)
+    finish: int = 0
+    last: int = 0
+    unallocated: Fraction = Fraction(0)
+    to_reserve: int = 0
+    streamed: Fraction = Fraction(0)
+
+    @property
+    def total(self) -> int:
+        return sum(self.balances.values())
+
+    def advance(self, now: int) -> None:
+        until = min(now, self.finish)
+        if until > self.last:
+            flow = self.rate * (until - self.last)
+            self.streamed += flow
+            total = self.total
+            if total == 0:
+                self.unallocated += flow
+            else:
+                for who, bal in self.balances.items():
+                    if bal:
+                        self.owed[who] = self.owed.get(who, Fraction(0)) + flow * bal / total
+        self.last = max(self.last, now)
+
+    def pay(self, now: int, gross: int) -> int:
+        """Returns the holder share; streams it (or hands it to the reserve)."""
+        holder = gross * self.share_bps // BPS
+        self.payments.append((now, gross, holder))
+        self.advance(now)
+        if holder == 0:
+            return 0
+        if self.total == 0:
+            self.to_reserve += holder
+            return holder
+        leftover = self.rate * (self.finish - now) if now < self.finish else Fraction(0)
+        self.rate = (holder + leftover) / self.vesting
+        self.finish = now + self.vesting
+        return holder
+
+    def stake(self, now: int, who: str, amount: int) -> None:
+        self.advance(now)
+        self.balances[who] = self.balances.get(who, 0) + amount
+
+    def unstake(self, now: int, who: str, amount: int) -> None:
+        self.advance(now)
+        self.balances[who] -= amount
+
+    def claim(self, who: str, amount: int) -> None:
+        self.owed[who] = self.owed.get(who, Fraction(0)) - amount
+        self.claimed[who] = self.claimed.get(who, 0) + amount
+
+    def trailing_holder(self, now: int, window: int) -> int:
+        start_day = max(now - window, 0) // DAY
+        return sum(h for ts, _, h in self.payments if ts // DAY >= start_day)

@@ -1,0 +1,171 @@
+"""R1, R2, K1, K2 of PROTOCOL.md, fuzzed with a stateful hypothesis machine on
+anvil against a 6-decimal settlement token. Each example starts from a chain
+snapshot and restores it afterwards."""
+
+from fractions import Fraction
+
+import pytest
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule, run_state_machine_as_test
+
+from revenue_model import DAY, RevenueModel
+
+UNITS = 10**6  # settlement token: 6 decimals
+WAD = 10**18
+STAKERS = 3
+
+amounts = st.one_of(st.integers(1, 10**6), st.integers(1, 10**12 * UNITS))  # 1 wei .. 1e12 units
+time_jumps = st.one_of(st.integers(1, 3_600), st.integers(3_600, 30 * DAY))
+
+
+class RevenueMachine(RuleBasedStateMachine):
+    env: dict = {}
+
+    def __init__(self):
+        super().__init__()
+        e = self.env
+        self.chain, self.listing = e["chain"], e["listing"]
+        self.router, self.staking, self.usdc = self.listing.router, self.listing.staking, self.listing.settlement
+        self.payers, self.stakers, self.jit = e["payers"], e["stakers"], e["jit"]
+        self.merchant, self.reserve = e["merchant"], e["reserve"]
+        self.snapshot = self.chain.snapshot()
+        self.now = self.chain.blocks.head.timestamp + 1
+        self.head = None  # timestamp of the newest block; views read that block
+        self.model = RevenueModel(vesting=self.staking.VESTING())
+        self.model.last = self.now
+
+    def teardown(self):
+        self.chain.restore(self.snapshot)
+
+    # every transaction lands at the model's clock, so the model knows its timestamp
+    def _send(self, fn, *args, sender):
+        self.chain.pending_timestamp = self.now
+        receipt = fn(*args, sender=sender)
+        assert receipt.timestamp == self.now
+        self.head = self.now
+        return receipt
+
+    def _sync(self):
+        """Mines a block at the model's clock if the newest block is older."""
+        if self.head != self.now:
+            self.chain.pending_timestamp = self.now
+            self.chain.mine()
+            self.head = self.now
+
+    def _pay(self, payer, amount):
+        merchant_before = self.usdc.balanceOf(self.merchant)
+        holders_before = self.usdc.balanceOf(self.staking) + self.usdc.balanceOf(self.reserve)
+        receipt = self._send(self.router.pay, b"\x07" * 32, amount, sender=payer)
+        [event] = receipt.events.filter(self.router.Payment)
+        merchant_part = self.usdc.balanceOf(self.merchant) - merchant_before
+        holder_part = self.usdc.balanceOf(self.staking) + self.usdc.balanceOf(self.reserve) - holders_before
+        # R1: conservation and the exact share, for every payment
+        assert merchant_part + holder_part == amount
+        assert holder_part == amount * self.router.share_bps() // 10_000 == event.holder_share
+        assert self.model.pay(self.now, amount) == holder_part
+        return holder_part
+
+    @rule(payer=st.integers(0, 1), amount=amounts)
+    def pay(self, payer, amount):
+        self._pay(self.payers[payer], amount)
+
+    @rule(who=st.integers(0, STAKERS - 1), amount=st.integers(1, 5_000 * WAD))
+    def stake(self, who, amount):
+        staker = self.stakers[who]
+        others = self._others_earned(staker)
+        self._send(self.staking.stake, amount, sender=staker)
+        self.model.stake(self.now, staker.address, amount)
+        # staking never changes another staker's accrued reward (same block time)
+        assert self._others_earned(staker) == others
+
+    @precondition(lambda self: any(self.model.balances.get(s.address, 0) for s in self.stakers))
+    @rule(who=st.integers(0, STAKERS - 1), part=st.fractions(0, 1))
+    def unstake(self, who, part):
+        staker = self.stakers[who]
+        staked = self.model.balances.get(staker.address, 0)
+        amount = int(staked * part)
+        if amount == 0:
+            return
+        others = self._others_earned(staker)
+        self._send(self.staking.unstake, amount, sender=staker)
+        self.model.unstake(self.now, staker.address, amount)
+        assert self._others_earned(staker) == others
+
+    @rule(who=st.integers(0, STAKERS - 1))
+    def claim(self, who):
+        staker = self.stakers[who]
+        self._sync()
+        due = self.staking.earned(staker)
+        if due == 0:
+            return
+        before = self.usdc.balanceOf(staker)
+        self._send(self.staking.claim, sender=staker)
+        got = self.usdc.balanceOf(staker) - before
+        assert got == due
+        self.model.advance(self.now)
+        self.model.claim(staker.address, got)
+
+    @rule(dt=time_jumps)
+    def wait(self, dt):
+        self.now += dt
+
+    @rule(amount=st.integers(WAD, 5_000 * WAD), gross=st.integers(UNITS, 10**9 * UNITS), dt=st.integers(1, DAY))
+    def just_in_time_harvest(self, amount, gross, dt):
+        """K2: stake right before a payment, leave dt later."""
+        self._send(self.staking.stake, amount, sender=self.jit)
+        self.model.stake(self.now, self.jit.address, amount)
+        remainder = self.model.owed.get(self.jit.address, Fraction(0))  # sub-wei, from earlier visits
+        leftover = self.model.rate * max(self.model.finish - self.now, 0)
+        total = self.model.total
+        holder = self._pay(self.payers[0], gross)
+        self.now += dt
+        before = self.usdc.balanceOf(self.jit)
+        self._send(self.staking.exit, sender=self.jit)
+        harvested = self.usdc.balanceOf(self.jit) - before
+        self.model.unstake(self.now, self.jit.address, amount)
+        self.model.claim(self.jit.address, harvested)
+        bound = Fraction(amount, total) * (holder + leftover) * min(dt, self.model.vesting) / self.model.vesting
+        assert harvested <= remainder + bound
+
+    @rule(window=st.one_of(st.integers(1, 365 * DAY), st.sampled_from([DAY, 30 * DAY, 365 * DAY])))
+    def trailing_revenue(self, window):
+        """R2: the router's trailing revenue is the sum of the holder shares in the window."""
+        self._sync()
+        assert self.router.trailing_holder_revenue(window) == self.model.trailing_holder(self.now, window)
+
+    @invariant()
+    def staking_owes_what_streamed(self):
+        """K1: per staker, claimed + claimable <= the ideal stream and short of it by < 1 wei."""
+        self._sync()
+        self.model.advance(self.now)
+        owed_total = 0
+        for staker in [*self.stakers, self.jit]:
+            earned = self.staking.earned(staker)
+            ideal = self.model.owed.get(staker.address, Fraction(0))
+            assert earned <= ideal
+            assert ideal - earned < 1
+            owed_total += earned
+        # the distributor holds what it owes (plus what is set aside for the reserve)
+        assert self.usdc.balanceOf(self.staking) >= owed_total + self.staking.unallocated()
+        assert self.staking.total_staked() == self.model.total
+
+    def _others_earned(self, staker):
+        self._sync()
+        return [self.staking.earned(s) for s in [*self.stakers, self.jit] if s != staker]
+
+
+@pytest.fixture
+def machine_env(chain, listing, accounts, merchant, reserve, payer, stakers, usdc):
+    second_payer, jit = accounts[8], accounts[9]
+    usdc.faucet(second_payer, 10**13 * UNITS, sender=second_payer)
+    usdc.approve(listing.router, 2**256 - 1, sender=second_payer)
+    usdc.faucet(payer, 10**13 * UNITS, sender=payer)
+    listing.token.transfer(jit, 10_000 * WAD, sender=merchant)
+    listing.token.approve(listing.staking, 2**256 - 1, sender=jit)
+    return dict(chain=chain, listing=listing, payers=[payer, second_payer], stakers=stakers, jit=jit,
+                merchant=merchant, reserve=reserve)
+
+
+def test_revenue_invariants(machine_env, fuzz_settings):
+    RevenueMachine.env = machine_env
+    run_state_machine_as_test(RevenueMachine, settings=fuzz_settings(max_examples=12, stateful_step_count=25))

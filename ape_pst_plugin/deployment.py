@@ -6,10 +6,15 @@ from dataclasses import dataclass
 from ape.api import AccountAPI
 from ape.contracts import ContractInstance
 
+from ape_pst_plugin.npm import npm_contract
+from ape_pst_plugin.uniswap import Uniswap
+
 WAD = 10**18
 BPS = 10_000
 RESERVE_ALLOCATION_BPS = 1_000
 STAKE_BPS = 500
+ZERO = "0x0000000000000000000000000000000000000000"
+BLUEPRINTS = ("ListingToken", "RevenueRouter", "RevenueStaking", "PEOracle", "Reserve")
 
 
 def _containers():
@@ -20,10 +25,11 @@ def _containers():
 
 @dataclass
 class Protocol:
-    """A deployed protocol: the listing factory and its blueprints."""
+    """A deployed protocol: the listing factory, its blueprints and the AMM."""
 
     factory: ContractInstance
     blueprints: dict[str, str]
+    uniswap: Uniswap
 
 
 @dataclass
@@ -34,28 +40,32 @@ class Listing:
     token: ContractInstance
     router: ContractInstance
     staking: ContractInstance
+    oracle: ContractInstance
+    reserve: ContractInstance
+    pair: ContractInstance
     settlement: ContractInstance
-    reserve: str
     merchant: str
     stake: int
 
 
-def deploy_protocol(deployer: AccountAPI, guardian: str | None = None) -> Protocol:
+def deploy_protocol(deployer: AccountAPI, uniswap: Uniswap, guardian: str | None = None) -> Protocol:
     """Declares the listing blueprints (EIP-5202) and deploys the factory,
     owned by ``deployer`` (governance hands it to the timelock)."""
     project = _containers()
-    blueprints = {
-        name: deployer.declare(getattr(project, name)).contract_address
-        for name in ("ListingToken", "RevenueRouter", "RevenueStaking")
-    }
+    blueprints = {name: deployer.declare(getattr(project, name)).contract_address for name in BLUEPRINTS}
     factory = deployer.deploy(
         project.ListingFactory,
-        blueprints["ListingToken"],
-        blueprints["RevenueRouter"],
-        blueprints["RevenueStaking"],
-        guardian or "0x0000000000000000000000000000000000000000",
+        uniswap.factory,
+        (
+            blueprints["ListingToken"],
+            blueprints["RevenueRouter"],
+            blueprints["RevenueStaking"],
+            blueprints["PEOracle"],
+            blueprints["Reserve"],
+        ),
+        guardian or ZERO,
     )
-    return Protocol(factory=factory, blueprints=blueprints)
+    return Protocol(factory=factory, blueprints=blueprints, uniswap=uniswap)
 
 
 def required_stake(supply: int, initial_price: int, settlement_decimals: int) -> int:
@@ -65,35 +75,51 @@ def required_stake(supply: int, initial_price: int, settlement_decimals: int) ->
     return market_cap * STAKE_BPS // BPS // 10 ** (18 - settlement_decimals)
 
 
+def listing_at(protocol: Protocol, listing_id: int) -> Listing:
+    """The contracts of listing ``listing_id`` of ``protocol``'s factory."""
+    project = _containers()
+    entry = protocol.factory.listings(listing_id)
+    reserve = project.Reserve.at(entry.reserve)
+    return Listing(
+        id=listing_id,
+        token=project.ListingToken.at(entry.token),
+        router=project.RevenueRouter.at(entry.router),
+        staking=project.RevenueStaking.at(entry.staking),
+        oracle=project.PEOracle.at(entry.oracle),
+        reserve=reserve,
+        pair=npm_contract("UniswapV2Pair").at(entry.pair),
+        settlement=_erc20(entry.settlement),
+        merchant=entry.merchant,
+        stake=reserve.stake(),
+    )
+
+
+def _erc20(address: str) -> ContractInstance:
+    # Any ERC-20 will do for the views and transfers the helpers use.
+    return npm_contract("ERC20PresetMinterPauser").at(address)
+
+
 def create_listing(
     protocol: Protocol,
     admin: AccountAPI,
     *,
     merchant: AccountAPI,
     settlement: ContractInstance,
-    reserve: str,
     name: str = "Acme Shop",
     symbol: str = "ACME",
     supply: int = 1_000_000 * WAD,
     initial_price: int = 2 * WAD,
+    revenue_target: int = 0,
     payout: str | None = None,
 ) -> Listing:
     """Has ``merchant`` approve the stake and ``admin`` create the listing;
     returns its contracts."""
-    project = _containers()
     stake = required_stake(supply, initial_price, settlement.decimals())
     settlement.approve(protocol.factory, stake, sender=merchant)
     receipt = protocol.factory.create_listing(
-        name, symbol, supply, initial_price, merchant, payout or merchant, settlement, reserve, sender=admin
+        name, symbol, supply, initial_price, merchant, payout or merchant, settlement, revenue_target, sender=admin
     )
     event = receipt.events.filter(protocol.factory.ListingCreated)[0]
-    return Listing(
-        id=event.id,
-        token=project.ListingToken.at(event.token),
-        router=project.RevenueRouter.at(event.router),
-        staking=project.RevenueStaking.at(event.staking),
-        settlement=settlement,
-        reserve=reserve,
-        merchant=merchant.address,
-        stake=event.stake,
-    )
+    listing = listing_at(protocol, event.id)
+    listing.settlement = settlement
+    return listing

@@ -6,16 +6,19 @@
 @license GNU Affero General Public License v3.0 only
 @notice The registry of PST listings. `create_listing` (admin only: the
         governance timelock, so a listing needs DAO approval) deploys one
-        listing's token, revenue router and staking distributor from
-        blueprints and pulls the merchant's performance stake into the
-        reserve, checking that exactly the stake arrived (fee-on-transfer and
-        rebasing settlement tokens are refused).
+        listing's token, revenue router, staking distributor, PE oracle and
+        ALAR reserve from blueprints, creates (or finds) the token's Uniswap
+        V2 pair with the settlement token, and pulls the merchant's
+        performance stake into the reserve, checking that exactly the stake
+        arrived (fee-on-transfer and rebasing settlement tokens are refused).
 """
 
 from ethereum.ercs import IERC20
 from ethereum.ercs import IERC20Detailed
 from snekmate.auth import ownable
 from snekmate.utils import create
+
+from interfaces import IUniswapV2Factory
 
 initializes: ownable
 
@@ -29,11 +32,20 @@ struct Listing:
     token: address
     router: address
     staking: address
+    oracle: address
     reserve: address
+    pair: address
     settlement: address
     merchant: address
-    stake: uint256
     created_at: uint256
+
+
+struct Blueprints:
+    token: address
+    router: address
+    staking: address
+    oracle: address
+    reserve: address
 
 
 event ListingCreated:
@@ -42,7 +54,9 @@ event ListingCreated:
     merchant: indexed(address)
     router: address
     staking: address
+    oracle: address
     reserve: address
+    pair: address
     stake: uint256
 
 
@@ -55,38 +69,48 @@ MAX_SUPPLY: constant(uint256) = (1 << 96) - 1  # as ListingToken
 DEFAULT_SHARE_BPS: constant(uint256) = 1_000
 VESTING: constant(uint256) = 7 * 86_400
 PERIOD: constant(uint256) = 30 * 86_400
+TWAP_WINDOW: constant(uint256) = 30 * 60
+MAX_AGE: constant(uint256) = 2 * 3_600
 
+UNISWAP_FACTORY: public(immutable(IUniswapV2Factory))
 TOKEN_BLUEPRINT: public(immutable(address))
 ROUTER_BLUEPRINT: public(immutable(address))
 STAKING_BLUEPRINT: public(immutable(address))
+ORACLE_BLUEPRINT: public(immutable(address))
+RESERVE_BLUEPRINT: public(immutable(address))
 
 listing_count: public(uint256)
 listings: public(HashMap[uint256, Listing])
 listing_id_of_token: public(HashMap[address, uint256])  # id + 1; 0 = unknown
 guardian: public(address)
 
-# CREATE nonce of this contract (EIP-161: starts at 1); lets the factory
-# predict the router's address so router and staking can hold each other as
-# immutables.
+# CREATE nonce of this contract (EIP-161: starts at 1). The factory predicts
+# the addresses of a listing's five contracts so that each can hold the
+# others as immutables.
 _nonce: uint256
 
 
 @deploy
-def __init__(token_blueprint: address, router_blueprint: address, staking_blueprint: address, guardian_: address):
+def __init__(uniswap_factory: IUniswapV2Factory, blueprints: Blueprints, guardian_: address):
     """
-    @notice Sets the blueprints every listing is deployed from.
-    @param token_blueprint Blueprint of `ListingToken`.
-    @param router_blueprint Blueprint of `RevenueRouter`.
-    @param staking_blueprint Blueprint of `RevenueStaking`.
-    @param guardian_ The pause guardian handed to each new router.
+    @notice Sets the AMM and the blueprints every listing is deployed from.
+    @param uniswap_factory The Uniswap V2 factory whose pairs listings trade on.
+    @param blueprints EIP-5202 blueprints of the five listing contracts.
+    @param guardian_ The pause guardian handed to each new router and reserve.
     """
-    assert token_blueprint != empty(address), "factory: blueprint is the zero address"
-    assert router_blueprint != empty(address), "factory: blueprint is the zero address"
-    assert staking_blueprint != empty(address), "factory: blueprint is the zero address"
+    assert uniswap_factory.address != empty(address), "factory: uniswap factory is the zero address"
+    assert blueprints.token != empty(address), "factory: blueprint is the zero address"
+    assert blueprints.router != empty(address), "factory: blueprint is the zero address"
+    assert blueprints.staking != empty(address), "factory: blueprint is the zero address"
+    assert blueprints.oracle != empty(address), "factory: blueprint is the zero address"
+    assert blueprints.reserve != empty(address), "factory: blueprint is the zero address"
     ownable.__init__()
-    TOKEN_BLUEPRINT = token_blueprint
-    ROUTER_BLUEPRINT = router_blueprint
-    STAKING_BLUEPRINT = staking_blueprint
+    UNISWAP_FACTORY = uniswap_factory
+    TOKEN_BLUEPRINT = blueprints.token
+    ROUTER_BLUEPRINT = blueprints.router
+    STAKING_BLUEPRINT = blueprints.staking
+    ORACLE_BLUEPRINT = blueprints.oracle
+    RESERVE_BLUEPRINT = blueprints.reserve
     self.guardian = guardian_
     self._nonce = 1
 
@@ -101,29 +125,29 @@ def create_listing(
     merchant: address,
     payout: address,
     settlement: address,
-    reserve: address,
+    revenue_target: uint256,
 ) -> uint256:
     """
-    @notice Lists a merchant: deploys its token, router and staking, mints
-            the supply (10% to the reserve's inventory) and pulls the
-            performance stake (5% of `initial_price * supply`) from the
-            merchant into the reserve. Admin only. The merchant must have
-            approved this factory for the stake.
+    @notice Lists a merchant: deploys its token, router, staking, oracle and
+            reserve, mints the supply (10% to the reserve's inventory),
+            creates the Uniswap V2 pair and pulls the performance stake (5% of
+            `initial_price * supply`) from the merchant into the reserve.
+            Admin only. The merchant must have approved this factory for the
+            stake.
     @param name Token name.
     @param symbol Token symbol.
-    @param supply Fixed token supply, 18 decimals.
+    @param supply Fixed token supply, 18 decimals, at most 2**96 - 1.
     @param initial_price Settlement token per listing token, 18 decimals.
     @param merchant The merchant: gets the token supply, posts the stake.
     @param payout Where the merchant's part of every payment goes.
     @param settlement The payment token (at most 18 decimals).
-    @param reserve The ALAR reserve of this listing.
+    @param revenue_target Gross revenue per 30-day period the merchant commits to.
     @return The new listing's id.
     """
     ownable._check_owner()
     assert merchant != empty(address), "factory: merchant is the zero address"
     assert payout != empty(address), "factory: payout is the zero address"
     assert settlement != empty(address), "factory: settlement is the zero address"
-    assert reserve != empty(address), "factory: reserve is the zero address"
     assert supply != 0, "factory: zero supply"
     assert supply <= MAX_SUPPLY, "factory: supply above 2**96 - 1"
     assert initial_price != 0, "factory: zero price"
@@ -134,19 +158,36 @@ def create_listing(
     assert stake != 0, "factory: stake rounds to zero"
 
     nonce: uint256 = self._nonce
+    staking: address = create._compute_create_address_self(nonce + 1)
+    router: address = create._compute_create_address_self(nonce + 2)
+    oracle: address = create._compute_create_address_self(nonce + 3)
+    reserve: address = create._compute_create_address_self(nonce + 4)
+    owner: address = ownable.owner
+
     token: address = create_from_blueprint(
         TOKEN_BLUEPRINT, name, symbol, supply, merchant, reserve, RESERVE_ALLOCATION_BPS
     )
-    # staking is deployed at `nonce + 1`, the router at `nonce + 2`
-    router: address = create._compute_create_address_self(nonce + 2)
-    staking: address = create_from_blueprint(
+    pair: address = staticcall UNISWAP_FACTORY.getPair(token, settlement)
+    if pair == empty(address):
+        pair = extcall UNISWAP_FACTORY.createPair(token, settlement)
+    deployed: address = create_from_blueprint(
         STAKING_BLUEPRINT, token, settlement, router, reserve, VESTING
     )
-    deployed: address = create_from_blueprint(
-        ROUTER_BLUEPRINT, settlement, staking, payout, DEFAULT_SHARE_BPS, PERIOD, ownable.owner, self.guardian
+    assert deployed == staking, "factory: address prediction failed"
+    deployed = create_from_blueprint(
+        ROUTER_BLUEPRINT, settlement, staking, payout, DEFAULT_SHARE_BPS, PERIOD, owner, self.guardian
     )
-    assert deployed == router, "factory: router address mismatch"
-    self._nonce = nonce + 3
+    assert deployed == router, "factory: address prediction failed"
+    deployed = create_from_blueprint(
+        ORACLE_BLUEPRINT, pair, token, router, reserve, decimals, TWAP_WINDOW, MAX_AGE, owner
+    )
+    assert deployed == oracle, "factory: address prediction failed"
+    deployed = create_from_blueprint(
+        RESERVE_BLUEPRINT, token, settlement, pair, oracle, router, staking, merchant, decimals, stake,
+        revenue_target, owner, self.guardian
+    )
+    assert deployed == reserve, "factory: address prediction failed"
+    self._nonce = nonce + 5
 
     before: uint256 = staticcall IERC20(settlement).balanceOf(reserve)
     assert extcall IERC20(settlement).transferFrom(merchant, reserve, stake, default_return_value=True), "factory: stake transfer failed"
@@ -158,18 +199,20 @@ def create_listing(
         token=token,
         router=router,
         staking=staking,
+        oracle=oracle,
         reserve=reserve,
+        pair=pair,
         settlement=settlement,
         merchant=merchant,
-        stake=stake,
         created_at=block.timestamp,
     )
     self.listing_id_of_token[token] = id + 1
     self.listing_count = id + 1
-    log ListingCreated(id=id, token=token, merchant=merchant, router=router, staking=staking, reserve=reserve, stake=stake)
+    log ListingCreated(
+        id=id, token=token, merchant=merchant, router=router, staking=staking, oracle=oracle, reserve=reserve,
+        pair=pair, stake=stake
+    )
     return id
-
-
 @external
 @view
 def required_stake(supply: uint256, initial_price: uint256, settlement_decimals: uint8) -> uint256:
@@ -187,7 +230,8 @@ def required_stake(supply: uint256, initial_price: uint256, settlement_decimals:
 @external
 def set_guardian(new_guardian: address):
     """
-    @notice Sets the pause guardian given to routers created from now on.
+    @notice Sets the pause guardian given to routers and reserves created
+            from now on.
             Admin only.
     @param new_guardian The guardian (zero address: none).
     """

@@ -161,12 +161,13 @@ def exit() -> uint256:
 @nonreentrant
 def notify_revenue(amount: uint256):
     """
-    @notice Starts streaming `amount` of settlement token that the router has
-            just transferred here. Router only. With nobody staked the amount
-            goes straight to the reserve.
-    @param amount The holder share of one payment.
+    @notice Starts streaming `amount` of settlement token that the router
+            (a payment's holder share) or the reserve (slashed merchant stake)
+            has just transferred here. With nobody staked the amount goes
+            straight to the reserve.
+    @param amount The amount to stream.
     """
-    assert msg.sender == ROUTER, "staking: caller is not the router"
+    assert msg.sender == ROUTER or msg.sender == RESERVE, "staking: caller is not the router or the reserve"
     self._update_global()
     if self.total_staked == 0:
         assert extcall SETTLEMENT.transfer(RESERVE, amount, default_return_value=True), "staking: transfer failed"

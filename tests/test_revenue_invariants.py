@@ -155,7 +155,7 @@ class RevenueMachine(RuleBasedStateMachine):
 
 
 @pytest.fixture
-def machine_env(chain, listing, accounts, merchant, reserve, payer, stakers, usdc):
+def machine_env(chain, listing, accounts, merchant, payer, stakers, usdc):
     second_payer, jit = accounts[8], accounts[9]
     usdc.faucet(second_payer, 10**13 * UNITS, sender=second_payer)
     usdc.approve(listing.router, 2**256 - 1, sender=second_payer)
@@ -163,7 +163,7 @@ def machine_env(chain, listing, accounts, merchant, reserve, payer, stakers, usd
     listing.token.transfer(jit, 10_000 * WAD, sender=merchant)
     listing.token.approve(listing.staking, 2**256 - 1, sender=jit)
     return dict(chain=chain, listing=listing, payers=[payer, second_payer], stakers=stakers, jit=jit,
-                merchant=merchant, reserve=reserve)
+                merchant=merchant, reserve=listing.reserve)
 
 
 def test_revenue_invariants(machine_env, fuzz_settings):

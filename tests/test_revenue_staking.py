@@ -130,7 +130,7 @@ def test_sweep_with_nothing_rejected(staking, stakers):
 
 def test_only_router_notifies_revenue(staking, attacker, usdc):
     usdc.faucet(staking, 100 * USDC, sender=attacker)
-    with ape.reverts("staking: caller is not the router"):
+    with ape.reverts("staking: caller is not the router or the reserve"):
         staking.notify_revenue(100 * USDC, sender=attacker)
     assert staking.reward_rate() == 0
 

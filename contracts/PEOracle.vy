@@ -1,0 +1,319 @@
+# pragma version ~=0.4.3
+# pragma nonreentrancy off
+"""
+@title PST price-to-earnings oracle
+@custom:contract-name PEOracle
+@license GNU Affero General Public License v3.0 only
+@notice The price side is a time-weighted average price (TWAP) from the
+        listing's Uniswap V2 pair: `update()` (anyone, one observation per
+        call) records the pair's cumulative price; the TWAP runs from the
+        newest observation that is at least `twap_window` old up to now, and
+        that observation must be younger than `max_age`. Because Uniswap
+        accumulates the price at the start of each block, moving the spot
+        price inside a block does not move the TWAP.
+        The earnings side is snapshotted by `update()`: trailing holder
+        revenue from the router (365 days, or the elapsed time once it is at
+        least `MIN_HISTORY`), annualised, per circulating token (supply less
+        the reserve's inventory). All prices are settlement units per whole
+        token with 18 decimals ("wad"), whatever the settlement decimals.
+"""
+
+from ethereum.ercs import IERC20
+from snekmate.auth import ownable
+from snekmate.utils import math
+
+from interfaces import IUniswapV2Pair
+from interfaces import IRevenueRouter
+
+initializes: ownable
+
+exports: (
+    ownable.owner,
+    ownable.transfer_ownership,
+)
+
+
+event Observed:
+    timestamp: uint256
+    cumulative: uint256
+    eps: uint256
+
+event TwapWindowChanged:
+    twap_window: uint256
+    max_age: uint256
+
+
+WAD: constant(uint256) = 10**18
+Q112: constant(uint256) = 1 << 112
+YEAR: constant(uint256) = 365 * 86_400
+MIN_HISTORY: public(constant(uint256)) = 30 * 86_400
+MIN_TWAP_WINDOW: constant(uint256) = 600
+
+PAIR: public(immutable(IUniswapV2Pair))
+TOKEN: public(immutable(IERC20))
+ROUTER: public(immutable(IRevenueRouter))
+RESERVE: public(immutable(address))
+START: public(immutable(uint256))
+# 10 ** (18 - settlement decimals): turns settlement units into wad
+SETTLEMENT_SCALE: public(immutable(uint256))
+TOKEN_IS_TOKEN0: public(immutable(bool))
+
+twap_window: public(uint256)
+max_age: public(uint256)
+
+# the newest two observations of the pair's cumulative price (of the token)
+last_observed: public(uint256)
+last_cumulative: public(uint256)
+previous_observed: public(uint256)
+previous_cumulative: public(uint256)
+# earnings per circulating token (wad) at the newest observation; 0 = undefined
+eps_snapshot: public(uint256)
+
+
+@deploy
+def __init__(
+    pair: IUniswapV2Pair,
+    token: IERC20,
+    router: IRevenueRouter,
+    reserve: address,
+    settlement_decimals: uint8,
+    twap_window_: uint256,
+    max_age_: uint256,
+    owner_: address,
+):
+    """
+    @notice Creates the oracle of one listing.
+    @param pair The listing token / settlement token Uniswap V2 pair.
+    @param token The listing token.
+    @param router The listing's `RevenueRouter` (earnings).
+    @param reserve The ALAR reserve (its inventory is not circulating).
+    @param settlement_decimals Decimals of the settlement token (<= 18).
+    @param twap_window_ Seconds the TWAP covers at least (>= 600).
+    @param max_age_ The oldest usable observation, seconds (> twap window).
+    @param owner_ The admin of the setters (the governance timelock).
+    """
+    assert pair.address != empty(address), "oracle: pair is the zero address"
+    assert token.address != empty(address), "oracle: token is the zero address"
+    assert router.address != empty(address), "oracle: router is the zero address"
+    assert reserve != empty(address), "oracle: reserve is the zero address"
+    assert owner_ != empty(address), "oracle: owner is the zero address"
+    assert settlement_decimals <= 18, "oracle: settlement token has more than 18 decimals"
+    self._check_window(twap_window_, max_age_)
+    ownable.__init__()
+    ownable._transfer_ownership(owner_)
+    PAIR = pair
+    TOKEN = token
+    ROUTER = router
+    RESERVE = reserve
+    START = block.timestamp
+    SETTLEMENT_SCALE = 10 ** (18 - convert(settlement_decimals, uint256))
+    TOKEN_IS_TOKEN0 = staticcall pair.token0() == token.address
+    self.twap_window = twap_window_
+    self.max_age = max_age_
+
+
+@external
+def update() -> bool:
+    """
+    @notice Records one observation of the pair's cumulative price and
+            snapshots the earnings per token. Anyone may call; a call less
+            than `twap_window` after the newest observation records nothing
+            and returns False (so a keeper's batch never reverts on it).
+    @return True if an observation was recorded.
+    """
+    last: uint256 = self.last_observed
+    if last != 0 and block.timestamp - last < self.twap_window:
+        return False
+    cumulative: uint256 = self._current_cumulative()
+    self.previous_observed = last
+    self.previous_cumulative = self.last_cumulative
+    self.last_observed = block.timestamp
+    self.last_cumulative = cumulative
+    eps: uint256 = self._eps_now()
+    self.eps_snapshot = eps
+    log Observed(timestamp=block.timestamp, cumulative=cumulative, eps=eps)
+    return True
+
+
+@external
+@view
+def twap_price() -> uint256:
+    """
+    @notice The TWAP of the token, settlement per token, wad. Reverts when no
+            observation is old enough or the usable one is older than
+            `max_age`.
+    """
+    return self._twap()
+
+
+@external
+@view
+def spot_price() -> uint256:
+    """
+    @notice The pool's spot price of the token from its reserves, wad.
+    """
+    r_token: uint256 = 0
+    r_settlement: uint256 = 0
+    r_token, r_settlement = self._reserves()
+    assert r_token != 0, "oracle: pool has no liquidity"
+    return math._mul_div(r_settlement * SETTLEMENT_SCALE, WAD, r_token, False)
+
+
+@external
+@view
+def eps() -> uint256:
+    """
+    @notice Annualised holder earnings per circulating token at the newest
+            observation, wad. Reverts while PE is undefined.
+    """
+    return self._defined_eps()
+
+
+@external
+@view
+def price_and_eps() -> (uint256, uint256):
+    """
+    @notice The TWAP price and the EPS in one call (wad, wad), for the
+            stabiliser. Reverts like `pe()`.
+    """
+    eps: uint256 = self._defined_eps()
+    return self._twap(), eps
+
+
+@external
+@view
+def pe() -> uint256:
+    """
+    @notice Price-to-earnings ratio, wad: TWAP price / EPS. Reverts with the
+            reason when it is undefined or the price is stale.
+    """
+    eps: uint256 = self._defined_eps()
+    return self._twap() * WAD // eps
+
+
+@external
+@view
+def trailing_earnings() -> uint256:
+    """
+    @notice Annualised holder earnings now, settlement units: trailing
+            revenue * 365 days / min(elapsed, 365 days).
+    """
+    elapsed: uint256 = block.timestamp - START
+    assert elapsed >= MIN_HISTORY, "oracle: less than 30 days of earnings history"
+    return self._annualised(elapsed)
+
+
+@external
+@view
+def circulating_supply() -> uint256:
+    """
+    @notice Token supply outside the reserve's inventory.
+    """
+    return staticcall TOKEN.totalSupply() - staticcall TOKEN.balanceOf(RESERVE)
+
+
+@external
+def set_twap_window(twap_window_: uint256, max_age_: uint256):
+    """
+    @notice Sets the TWAP window and the staleness limit. Admin only.
+    @param twap_window_ Seconds, >= 600.
+    @param max_age_ Seconds, > twap_window_.
+    """
+    ownable._check_owner()
+    self._check_window(twap_window_, max_age_)
+    self.twap_window = twap_window_
+    self.max_age = max_age_
+    log TwapWindowChanged(twap_window=twap_window_, max_age=max_age_)
+
+
+@internal
+@pure
+def _check_window(twap_window_: uint256, max_age_: uint256):
+    assert twap_window_ >= MIN_TWAP_WINDOW, "oracle: twap_window below 10 minutes"
+    assert max_age_ > twap_window_, "oracle: max_age must exceed twap_window"
+
+
+@internal
+@view
+def _reserves() -> (uint256, uint256):
+    r0: uint112 = 0
+    r1: uint112 = 0
+    t: uint32 = 0
+    r0, r1, t = staticcall PAIR.getReserves()
+    if TOKEN_IS_TOKEN0:
+        return convert(r0, uint256), convert(r1, uint256)
+    return convert(r1, uint256), convert(r0, uint256)
+
+
+@internal
+@view
+def _current_cumulative() -> uint256:
+    # UniswapV2OracleLibrary.currentCumulativePrices for the token's price:
+    # the stored cumulative plus the current price for the time since the
+    # pair's last update (Uniswap lets the cumulative wrap: unsafe maths).
+    cumulative: uint256 = 0
+    if TOKEN_IS_TOKEN0:
+        cumulative = staticcall PAIR.price0CumulativeLast()
+    else:
+        cumulative = staticcall PAIR.price1CumulativeLast()
+    r0: uint112 = 0
+    r1: uint112 = 0
+    t: uint32 = 0
+    r0, r1, t = staticcall PAIR.getReserves()
+    now32: uint256 = block.timestamp % (1 << 32)
+    last32: uint256 = convert(t, uint256)
+    if now32 != last32 and r0 != 0 and r1 != 0:
+        elapsed: uint256 = unsafe_sub(now32, last32) % (1 << 32)
+        price: uint256 = 0
+        if TOKEN_IS_TOKEN0:
+            price = (convert(r1, uint256) << 112) // convert(r0, uint256)
+        else:
+            price = (convert(r0, uint256) << 112) // convert(r1, uint256)
+        cumulative = unsafe_add(cumulative, unsafe_mul(price, elapsed))
+    return cumulative
+
+
+@internal
+@view
+def _twap() -> uint256:
+    observed: uint256 = self.last_observed
+    cumulative: uint256 = self.last_cumulative
+    window: uint256 = self.twap_window
+    assert observed != 0, "oracle: no observation yet, call update()"
+    if block.timestamp - observed < window:
+        observed = self.previous_observed
+        cumulative = self.previous_cumulative
+        assert observed != 0, "oracle: TWAP window not covered yet"
+    assert block.timestamp - observed <= self.max_age, "oracle: stale price, call update()"
+    elapsed: uint256 = block.timestamp - observed
+    average: uint256 = unsafe_sub(self._current_cumulative(), cumulative) // elapsed  # UQ112.112
+    return math._mul_div(average, WAD * SETTLEMENT_SCALE, Q112, False)
+
+
+@internal
+@view
+def _annualised(elapsed: uint256) -> uint256:
+    window: uint256 = min(elapsed, YEAR)
+    return staticcall ROUTER.trailing_holder_revenue(window) * YEAR // window
+
+
+@internal
+@view
+def _eps_now() -> uint256:
+    elapsed: uint256 = block.timestamp - START
+    if elapsed < MIN_HISTORY:
+        return 0
+    circulating: uint256 = staticcall TOKEN.totalSupply() - staticcall TOKEN.balanceOf(RESERVE)
+    if circulating == 0:
+        return 0
+    return math._mul_div(self._annualised(elapsed) * SETTLEMENT_SCALE, WAD, circulating, False)
+
+
+@internal
+@view
+def _defined_eps() -> uint256:
+    assert block.timestamp - START >= MIN_HISTORY, "oracle: less than 30 days of earnings history"
+    assert self.last_observed != 0, "oracle: no observation yet, call update()"
+    eps: uint256 = self.eps_snapshot
+    assert eps != 0, "oracle: no earnings, PE undefined"
+    return eps

@@ -1,0 +1,203 @@
+import ape
+import pytest
+
+from ape_pst_plugin import pe as pem
+
+USDC = 10**6
+WAD = 10**18
+DAY = 86_400
+
+
+def _plan(market, buying):
+    """What the Python model says the next stabilise() trade is."""
+    reserve = market.reserve
+    price, eps = market.oracle.price_and_eps()
+    low, high = pem.target_prices(eps, reserve.pe_low(), reserve.pe_high())
+    r_token, r_usdc = market.reserves()
+    cap = reserve.capacity_bps()
+    if buying:
+        wanted = pem.buy_to_price(r_token, r_usdc, low, 6)
+        free = reserve.free_balance()
+        return min(wanted, free, free * cap // 10_000), low
+    wanted = pem.sell_to_price(r_token, r_usdc, high, 6)
+    inventory = reserve.inventory()
+    return min(wanted, inventory, inventory * cap // 10_000), high
+
+
+def _crash(market, tokens=20_000 * WAD):
+    market.sell_tokens(tokens)
+    market.settle()
+
+
+def _pump(market, usdc=120_000 * USDC):
+    market.buy_tokens(usdc)
+    market.settle()
+
+
+def test_in_band_call_changes_nothing(market, keeper):
+    reserve = market.reserve
+    before = (reserve.free_balance(), reserve.inventory(), reserve.last_trade(), reserve.buy_window(), market.reserves())
+    receipt = reserve.stabilise(sender=keeper)
+    assert receipt.return_value == 0
+    assert not receipt.events
+    assert (reserve.free_balance(), reserve.inventory(), reserve.last_trade(), reserve.buy_window(), market.reserves()) == before
+
+
+def test_buys_back_below_pe_low_within_capacity(market, keeper):
+    _crash(market)
+    reserve = market.reserve
+    assert market.oracle.pe() < reserve.pe_low()
+    spend, target = _plan(market, buying=True)
+    free, inventory, stake = reserve.free_balance(), reserve.inventory(), reserve.stake()
+    spot_before = market.spot()
+    receipt = reserve.stabilise(sender=keeper)
+    [event] = receipt.events.filter(reserve.Bought)
+    assert event.spent == spend == free // 10  # capacity binds: 10% of the free balance
+    assert reserve.free_balance() == free - spend
+    assert reserve.inventory() == inventory + event.received
+    assert reserve.stake() == stake
+    assert spot_before < market.spot() <= target
+    assert event.spot_after == market.spot()
+
+
+def test_uncapped_buy_lands_on_p_low(market, keeper, admin):
+    reserve = market.reserve
+    reserve.set_limits(2_500, 3_600, 100, sender=admin)
+    _crash(market, 12_000 * WAD)
+    spend, target = _plan(market, buying=True)
+    assert spend < reserve.free_balance() * 2_500 // 10_000
+    reserve.stabilise(sender=keeper)
+    # rounding stops it at most a hair short of the target, never beyond
+    assert target * (1 - 1e-9) <= market.spot() <= target
+
+
+def test_sells_inventory_above_pe_high(market, keeper, admin):
+    reserve = market.reserve
+    reserve.set_limits(2_500, 3_600, 100, sender=admin)
+    _pump(market)
+    assert market.oracle.pe() > reserve.pe_high()
+    amount, target = _plan(market, buying=False)
+    free, inventory, spot_before = reserve.free_balance(), reserve.inventory(), market.spot()
+    receipt = reserve.stabilise(sender=keeper)
+    [event] = receipt.events.filter(reserve.Sold)
+    assert event.sold == amount
+    assert reserve.inventory() == inventory - amount
+    assert reserve.free_balance() == free + event.received
+    assert target <= market.spot() < spot_before
+
+
+def test_cooldown_between_trades(market, keeper):
+    _crash(market)
+    market.reserve.stabilise(sender=keeper)
+    with ape.reverts("reserve: cooldown, too soon after the last trade"):
+        market.reserve.stabilise(sender=keeper)
+
+
+def test_capacity_is_per_epoch(market, keeper):
+    _crash(market, 40_000 * WAD)
+    reserve = market.reserve
+    free = reserve.free_balance()
+    reserve.stabilise(sender=keeper)
+    epoch, budget, spent = reserve.buy_window()
+    assert spent == budget == free // 10
+    market.sleep(reserve.cooldown())
+    market.oracle.update(sender=keeper)
+    if market.chain.blocks.head.timestamp // DAY == epoch:
+        with ape.reverts("reserve: no buy capacity left this epoch"):
+            reserve.stabilise(sender=keeper)
+    market.sleep(DAY)
+    market.observe()
+    reserve.stabilise(sender=keeper)
+    assert reserve.buy_window()[0] > epoch
+
+
+def test_stake_is_never_spent(market, keeper, admin):
+    reserve = market.reserve
+    reserve.withdraw(admin, reserve.free_balance(), sender=admin)
+    _crash(market)
+    stake = reserve.stake()
+    with ape.reverts("reserve: no buy capacity left this epoch"):
+        reserve.stabilise(sender=keeper)
+    assert market.usdc.balanceOf(reserve) == stake
+
+
+def test_stale_oracle_blocks_trading(market, keeper):
+    market.sleep(market.oracle.max_age() + 1)
+    with ape.reverts("oracle: stale price, call update()"):
+        market.reserve.stabilise(sender=keeper)
+
+
+def test_guardian_pauses_the_stabiliser(market, guardian, keeper):
+    market.reserve.pause(sender=guardian)
+    with ape.reverts("pausable: contract is paused"):
+        market.reserve.stabilise(sender=keeper)
+    with ape.reverts("ownable: caller is not the owner"):
+        market.reserve.unpause(sender=guardian)
+
+
+def test_stranger_cannot_pause(market, attacker):
+    with ape.reverts("reserve: caller is not the guardian"):
+        market.reserve.pause(sender=attacker)
+
+
+def test_spot_already_past_target_reverts(market, keeper):
+    _crash(market)
+    market.buy_tokens(60_000 * USDC)  # the market recovers inside this block's TWAP lag
+    with ape.reverts("reserve: spot price already at target"):
+        market.reserve.stabilise(sender=keeper)
+
+
+@pytest.mark.parametrize(
+    "low, high",
+    [(WAD - 1, 15 * WAD), (8 * WAD, 8 * WAD), (10 * WAD, 9 * WAD), (8 * WAD, 100 * WAD + 1)],
+)
+def test_band_bounds(reserve, admin, low, high):
+    with ape.reverts("reserve: band out of bounds"):
+        reserve.set_band(low, high, sender=admin)
+    assert (reserve.pe_low(), reserve.pe_high()) == (8 * WAD, 15 * WAD)
+
+
+@pytest.mark.parametrize(
+    "limits, reason",
+    [
+        ((2_501, 3_600, 100), "reserve: capacity_bps out of bounds"),
+        ((1_000, 599, 100), "reserve: cooldown below 10 minutes"),
+        ((1_000, 3_600, 1_001), "reserve: max_slippage_bps out of bounds"),
+    ],
+)
+def test_limit_bounds(reserve, admin, limits, reason):
+    with ape.reverts(reason):
+        reserve.set_limits(*limits, sender=admin)
+    assert reserve.capacity_bps() == 1_000
+
+
+@pytest.mark.parametrize("setter, args", [("set_band", (5 * WAD, 20 * WAD)), ("set_limits", (2_000, 900, 50)),
+                                          ("set_revenue_target", (1,)), ("set_guardian", ("0x" + "11" * 20,))])
+def test_setters_are_admin_only(reserve, attacker, guardian, setter, args):
+    for caller in (attacker, guardian):
+        with ape.reverts("ownable: caller is not the owner"):
+            getattr(reserve, setter)(*args, sender=caller)
+
+
+def test_admin_withdraws_free_balance_only(market, admin):
+    reserve = market.reserve
+    free, stake = reserve.free_balance(), reserve.stake()
+    with ape.reverts("reserve: amount exceeds the free balance"):
+        reserve.withdraw(admin, free + 1, sender=admin)
+    reserve.withdraw(admin, free, sender=admin)
+    assert reserve.free_balance() == 0
+    assert market.usdc.balanceOf(reserve) == stake
+
+
+@pytest.mark.parametrize("to, amount, reason", [("0x" + "00" * 20, 1, "reserve: recipient is the zero address"),
+                                                (None, 0, "reserve: zero amount")])
+def test_withdraw_bad_input(market, admin, to, amount, reason):
+    balance = market.usdc.balanceOf(market.reserve)
+    with ape.reverts(reason):
+        market.reserve.withdraw(to or admin.address, amount, sender=admin)
+    assert market.usdc.balanceOf(market.reserve) == balance
+
+
+def test_stranger_cannot_withdraw(market, attacker):
+    with ape.reverts("ownable: caller is not the owner"):
+        market.reserve.withdraw(attacker, 1, sender=attacker)

@@ -192,12 +192,13 @@ def market(chain, listing, uniswap, usdc, merchant, payer, trader, keeper, admin
 
     usdc.faucet(merchant, POOL_USDC, sender=merchant)
     add_liquidity(uniswap, merchant, listing.token, POOL_TOKENS, usdc, POOL_USDC)
-    listing.router.pay(b"history".ljust(32, b"\0"), HISTORY_GROSS, sender=payer)
+    history = listing.router.pay(b"history".ljust(32, b"\0"), HISTORY_GROSS, sender=payer)
     chain.pending_timestamp += 30 * DAY
     chain.mine()
     usdc.faucet(listing.reserve, 50_000 * USDC, sender=admin)  # treasury float for buy-backs
     listing.token.transfer(trader, 200_000 * WAD, sender=merchant)
     usdc.faucet(trader, 10_000_000 * USDC, sender=trader)
     m = Market(chain, listing, uniswap, usdc, trader, keeper)
+    m.history = [(history.timestamp, HISTORY_GROSS)]
     m.observe()
     return m

@@ -201,3 +201,26 @@ def test_withdraw_bad_input(market, admin, to, amount, reason):
 def test_stranger_cannot_withdraw(market, attacker):
     with ape.reverts("ownable: caller is not the owner"):
         market.reserve.withdraw(attacker, 1, sender=attacker)
+
+
+@pytest.fixture
+def manipulator(project, market, admin):
+    contract = admin.deploy(project.SpotManipulator, market.pair, market.reserve)
+    market.token.transfer(contract, 150_000 * WAD, sender=market.trader)
+    market.usdc.faucet(contract, 5_000_000 * USDC, sender=admin)
+    return contract
+
+
+@pytest.mark.parametrize("dump", [True, False])
+def test_same_block_spot_move_cannot_trigger_a_trade(market, manipulator, dump):
+    """The TWAP PE is in band: crash or pump the spot, call stabilise() in the same
+    transaction, undo the swap. The reserve must not trade."""
+    reserve = market.reserve
+    assert reserve.pe_low() <= market.oracle.pe() <= reserve.pe_high()
+    free, inventory = reserve.free_balance(), reserve.inventory()
+    token_in, amount = (market.token, 140_000 * WAD) if dump else (market.usdc, 4_000_000 * USDC)
+    receipt = manipulator.attack(token_in, amount, sender=market.trader)
+    [event] = receipt.events.filter(manipulator.Attack)
+    assert event.stabilise_succeeded and event.traded == 0
+    assert not receipt.events.filter(reserve.Bought) and not receipt.events.filter(reserve.Sold)
+    assert (reserve.free_balance(), reserve.inventory()) == (free, inventory)

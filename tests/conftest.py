@@ -9,6 +9,16 @@ from ape_pst_plugin.uniswap import deploy_uniswap
 USDC = 10**6
 
 
+@pytest.fixture
+def deployer(accounts, networks):
+    """A fresh, funded account for contracts a test deploys itself. Snapshots
+    rewind nonces: deploying from a shared account could put a different
+    contract at an address ape already cached a contract type for."""
+    account = accounts.generate_test_account()
+    networks.provider.set_balance(account.address, 10**21)
+    return account
+
+
 @pytest.fixture(scope="session")
 def admin(accounts):
     return accounts[0]
@@ -119,63 +129,6 @@ def fuzz_settings():
     return make
 
 
-WAD = 10**18
-DAY = 86_400
-POOL_TOKENS = 100_000 * WAD
-POOL_USDC = 200_000 * USDC  # spot price 2 USDC
-# 30 days of revenue that annualise to EPS 0.2 USDC on 900,000 circulating
-# tokens: PE 10 at the pool price of 2, inside the 8..15 band.
-HISTORY_GROSS = 147_945_205_479
-
-
-class Market:
-    """A listing with a seeded Uniswap V2 pool, 30 days of revenue, a fresh
-    TWAP and a funded reserve; helpers move time and price."""
-
-    def __init__(self, chain, listing, uniswap, usdc, trader, keeper):
-        self.chain, self.listing, self.uniswap, self.usdc = chain, listing, uniswap, usdc
-        self.token, self.oracle, self.reserve, self.pair = listing.token, listing.oracle, listing.reserve, listing.pair
-        self.trader, self.keeper = trader, keeper
-
-    def sleep(self, seconds):
-        self.chain.pending_timestamp += seconds
-        self.chain.mine()
-
-    def observe(self):
-        """Two oracle observations a TWAP window apart, ending now."""
-        window = self.oracle.twap_window()
-        self.oracle.update(sender=self.keeper)
-        self.sleep(window)
-        self.oracle.update(sender=self.keeper)
-
-    def settle(self):
-        """Lets the spot price become the TWAP: a window at the new price."""
-        window = self.oracle.twap_window()
-        self.sleep(1)
-        self.oracle.update(sender=self.keeper)
-        self.sleep(window)
-
-    def sell_tokens(self, amount):
-        from ape_pst_plugin.uniswap import swap_exact_in
-
-        return swap_exact_in(self.uniswap, self.trader, self.token, amount, self.usdc)
-
-    def buy_tokens(self, usdc_amount):
-        from ape_pst_plugin.uniswap import swap_exact_in
-
-        return swap_exact_in(self.uniswap, self.trader, self.usdc, usdc_amount, self.token)
-
-    def reserves(self):
-        r0, r1, _ = self.pair.getReserves()
-        return (r0, r1) if self.pair.token0() == self.token.address else (r1, r0)
-
-    def spot(self):
-        from ape_pst_plugin.pe import spot_price
-
-        r_token, r_usdc = self.reserves()
-        return spot_price(r_token, r_usdc, 6)
-
-
 @pytest.fixture(scope="session")
 def trader(accounts):
     return accounts[8]
@@ -187,18 +140,7 @@ def keeper(accounts):
 
 
 @pytest.fixture(scope="session")
-def market(chain, listing, uniswap, usdc, merchant, payer, trader, keeper, admin):
-    from ape_pst_plugin.uniswap import add_liquidity
+def market(chain, protocol, admin, merchant, payer, trader, keeper, usdc):
+    from ape_pst_plugin.market import open_market
 
-    usdc.faucet(merchant, POOL_USDC, sender=merchant)
-    add_liquidity(uniswap, merchant, listing.token, POOL_TOKENS, usdc, POOL_USDC)
-    history = listing.router.pay(b"history".ljust(32, b"\0"), HISTORY_GROSS, sender=payer)
-    chain.pending_timestamp += 30 * DAY
-    chain.mine()
-    usdc.faucet(listing.reserve, 50_000 * USDC, sender=admin)  # treasury float for buy-backs
-    listing.token.transfer(trader, 200_000 * WAD, sender=merchant)
-    usdc.faucet(trader, 10_000_000 * USDC, sender=trader)
-    m = Market(chain, listing, uniswap, usdc, trader, keeper)
-    m.history = [(history.timestamp, HISTORY_GROSS)]
-    m.observe()
-    return m
+    return open_market(chain, protocol, admin, merchant, payer, trader, keeper, usdc, symbol="MKT")

@@ -38,9 +38,9 @@ def test_transfer_moves_balance(token, merchant, payer):
         ((2**96, "merchant", "reserve", 1000), "token: supply above 2**96 - 1"),
     ],
 )
-def test_constructor_rejects_bad_input(project, admin, merchant, reserve, args, reason):
+def test_constructor_rejects_bad_input(deployer, project, admin, merchant, reserve, args, reason):
     supply, m, r, bps = args
     zero = "0x0000000000000000000000000000000000000000"
     addr = {"merchant": merchant.address, "reserve": reserve.address, None: zero}
     with ape.reverts(reason):
-        admin.deploy(project.ListingToken, "X", "X", supply, addr[m], addr[r], bps)
+        deployer.deploy(project.ListingToken, "X", "X", supply, addr[m], addr[r], bps)

@@ -13,7 +13,8 @@ def test_twap_equals_spot_when_the_price_did_not_move(market):
     assert market.oracle.spot_price() == market.spot()
 
 
-def test_eps_matches_the_python_model(market, listing):
+def test_eps_matches_the_python_model(market):
+    listing = market.listing
     elapsed = market.chain.blocks.head.timestamp - market.oracle.START()
     circulating = listing.token.totalSupply() - listing.token.balanceOf(listing.reserve)
     # eps is snapshotted by the newest update(); revenue and supply have not changed since
@@ -129,11 +130,11 @@ def test_only_admin_sets_twap_window(oracle, attacker):
         oracle.set_twap_window(900, 3_600, sender=attacker)
 
 
-def test_prices_are_normalised_for_an_18_decimal_settlement_token(protocol, admin, merchant, project, uniswap):
+def test_prices_are_normalised_for_an_18_decimal_settlement_token(deployer, protocol, admin, merchant, project, uniswap):
     from ape_pst_plugin.deployment import create_listing
     from ape_pst_plugin.uniswap import add_liquidity
 
-    dai = admin.deploy(project.TestStablecoin, "Test DAI", "DAI", 18)
+    dai = deployer.deploy(project.TestStablecoin, "Test DAI", "DAI", 18)
     dai.faucet(merchant, 10**6 * WAD, sender=merchant)
     fresh = create_listing(protocol, admin, merchant=merchant, settlement=dai, symbol="DAI")
     add_liquidity(uniswap, merchant, fresh.token, 1_000 * WAD, dai, 2_000 * WAD)

@@ -204,8 +204,8 @@ def test_stranger_cannot_withdraw(market, attacker):
 
 
 @pytest.fixture
-def manipulator(project, market, admin):
-    contract = admin.deploy(project.SpotManipulator, market.pair, market.reserve)
+def manipulator(deployer, project, market, admin):
+    contract = deployer.deploy(project.SpotManipulator, market.pair, market.reserve)
     market.token.transfer(contract, 150_000 * WAD, sender=market.trader)
     market.usdc.faucet(contract, 5_000_000 * USDC, sender=admin)
     return contract

@@ -256,8 +256,8 @@ class StabiliserMachine(RuleBasedStateMachine):
 
 
 @pytest.fixture
-def machine_env(chain, market, project, admin, payer, merchant):
-    manipulator = admin.deploy(project.SpotManipulator, market.pair, market.reserve)
+def machine_env(deployer, chain, market, project, admin, payer, merchant):
+    manipulator = deployer.deploy(project.SpotManipulator, market.pair, market.reserve)
     market.token.transfer(manipulator, 400_000 * WAD, sender=merchant)
     market.usdc.faucet(manipulator, 10**9 * UNITS, sender=admin)
     return dict(chain=chain, market=market, manipulator=manipulator, admin=admin, payer=payer, target=12_000 * UNITS)

@@ -1,0 +1,145 @@
+"""A listing with a live market: a seeded Uniswap V2 pool, revenue history, a
+fresh TWAP and a funded reserve, plus the moves a scenario needs (time,
+trades, keeper rounds). Used by the tests, the demo and the benchmark."""
+
+from dataclasses import dataclass, field
+
+from ape.api import AccountAPI
+
+from ape_pst_plugin import pe as pem
+from ape_pst_plugin.deployment import Listing, Protocol, create_listing
+from ape_pst_plugin.uniswap import add_liquidity, swap_exact_in
+
+WAD = 10**18
+DAY = 86_400
+
+
+@dataclass
+class MarketPlan:
+    """How to open a market. Amounts in token / settlement units."""
+
+    pool_tokens: int = 100_000 * WAD
+    pool_settlement: int = 200_000  # whole settlement units: spot price 2
+    history_days: int = 30
+    target_pe: int = 10  # the history revenue makes the PE this at the pool price
+    reserve_float: int = 50_000  # whole settlement units for buy-backs
+    trader_tokens: int = 200_000 * WAD
+    revenue_target: int = 0
+
+
+@dataclass
+class Market:
+    chain: object
+    listing: Listing
+    protocol: Protocol
+    trader: AccountAPI
+    keeper: AccountAPI
+    history: list = field(default_factory=list)
+
+    @property
+    def token(self):
+        return self.listing.token
+
+    @property
+    def usdc(self):
+        return self.listing.settlement
+
+    @property
+    def oracle(self):
+        return self.listing.oracle
+
+    @property
+    def reserve(self):
+        return self.listing.reserve
+
+    @property
+    def pair(self):
+        return self.listing.pair
+
+    @property
+    def uniswap(self):
+        return self.protocol.uniswap
+
+    @property
+    def decimals(self) -> int:
+        return self.usdc.decimals()
+
+    def sleep(self, seconds: int):
+        self.chain.pending_timestamp += seconds
+        self.chain.mine()
+
+    def observe(self):
+        """Two oracle observations a TWAP window apart, ending now."""
+        self.oracle.update(sender=self.keeper)
+        self.sleep(self.oracle.twap_window())
+        self.oracle.update(sender=self.keeper)
+
+    def settle(self):
+        """Lets the TWAP catch up with the spot price: a window at the new price."""
+        self.sleep(1)
+        self.oracle.update(sender=self.keeper)
+        self.sleep(self.oracle.twap_window())
+
+    def sell_tokens(self, amount: int):
+        return swap_exact_in(self.uniswap, self.trader, self.token, amount, self.usdc)
+
+    def buy_tokens(self, amount: int):
+        return swap_exact_in(self.uniswap, self.trader, self.usdc, amount, self.token)
+
+    def reserves(self) -> tuple[int, int]:
+        r0, r1, _ = self.pair.getReserves()
+        return (r0, r1) if self.pair.token0() == self.token.address else (r1, r0)
+
+    def spot(self) -> int:
+        r_token, r_settlement = self.reserves()
+        return pem.spot_price(r_token, r_settlement, self.decimals)
+
+
+def history_gross(plan: MarketPlan, circulating: int, decimals: int) -> int:
+    """Gross revenue over `history_days` that puts the PE at `target_pe`."""
+    unit = 10**decimals
+    price = plan.pool_settlement * unit * WAD // plan.pool_tokens  # settlement units per token
+    annual_holder = price * circulating // WAD // plan.target_pe
+    return annual_holder * plan.history_days * DAY // pem.YEAR * 10
+
+
+def open_market(
+    chain,
+    protocol: Protocol,
+    admin: AccountAPI,
+    merchant: AccountAPI,
+    payer: AccountAPI,
+    trader: AccountAPI,
+    keeper: AccountAPI,
+    settlement,
+    plan: MarketPlan | None = None,
+    symbol: str = "ACME",
+) -> Market:
+    """Creates a listing and opens its market. `settlement` must have a
+    `faucet(to, amount)` (the test stablecoin)."""
+    plan = plan or MarketPlan()
+    unit = 10 ** settlement.decimals()
+    supply = 1_000_000 * WAD
+    price = plan.pool_settlement * unit * WAD // plan.pool_tokens * 10 ** (18 - settlement.decimals())
+    stake = price * supply // WAD * 500 // 10_000 // 10 ** (18 - settlement.decimals())
+    settlement.faucet(merchant, stake + plan.pool_settlement * unit, sender=merchant)
+    listing = create_listing(
+        protocol, admin, merchant=merchant, settlement=settlement, symbol=symbol, supply=supply,
+        initial_price=price, revenue_target=plan.revenue_target,
+    )
+    add_liquidity(protocol.uniswap, merchant, listing.token, plan.pool_tokens, settlement, plan.pool_settlement * unit)
+    circulating = supply - listing.token.balanceOf(listing.reserve)
+    gross = history_gross(plan, circulating, settlement.decimals())
+    settlement.faucet(payer, gross, sender=payer)
+    settlement.approve(listing.router, 2**256 - 1, sender=payer)
+    receipt = listing.router.pay(b"history".ljust(32, b"\0"), gross, sender=payer)
+    chain.pending_timestamp += plan.history_days * DAY
+    chain.mine()
+    settlement.faucet(listing.reserve, plan.reserve_float * unit, sender=admin)
+    if plan.trader_tokens:
+        listing.token.transfer(trader, plan.trader_tokens, sender=merchant)
+    settlement.faucet(trader, 10_000_000 * unit, sender=trader)
+    market = Market(chain=chain, listing=listing, protocol=protocol, trader=trader, keeper=keeper)
+    market.history = [(receipt.timestamp, gross)]
+    market.observe()
+    return market

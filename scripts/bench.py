@@ -12,7 +12,9 @@ from pathlib import Path
 from ape import accounts, chain, networks, project
 
 from ape_pst_plugin.deployment import create_listing, deploy_protocol
+from ape_pst_plugin.market import MarketPlan, open_market
 from ape_pst_plugin.npm import npm_contract
+from ape_pst_plugin.uniswap import deploy_uniswap
 
 WAD = 10**18
 USDC = 10**6
@@ -101,10 +103,9 @@ def anchors(table_data, deployer, staker_a, staker_b, payer, merchant):
 def pst_ops(deployer, guardian, merchant, payer, stakers, crowd_size):
     """stake / claim / unstake / pay on a fresh listing with `crowd_size` other stakers."""
     usdc = deployer.deploy(project.TestStablecoin, "Test USD Coin", "USDC", 6)
-    reserve = accounts.test_accounts.generate_test_account()
-    protocol = deploy_protocol(deployer, guardian=guardian)
+    protocol = deploy_protocol(deployer, deploy_uniswap(deployer), guardian=guardian)
     usdc.faucet(merchant, 10**7 * USDC, sender=merchant)
-    listing = create_listing(protocol, deployer, merchant=merchant, settlement=usdc, reserve=reserve.address)
+    listing = create_listing(protocol, deployer, merchant=merchant, settlement=usdc)
     token, staking, router = listing.token, listing.staking, listing.router
     usdc.faucet(payer, 10**12 * USDC, sender=payer)
     usdc.approve(router, MAX, sender=payer)
@@ -130,12 +131,52 @@ def pst_ops(deployer, guardian, merchant, payer, stakers, crowd_size):
     return gas
 
 
+def stabiliser_ops(deployer, guardian, merchant, payer, trader, keeper, listings):
+    """update / stabilise (in band, buy, sell) / assess with `listings` listings in the factory."""
+    usdc = deployer.deploy(project.TestStablecoin, "Test USD Coin", "USDC", 6)
+    protocol = deploy_protocol(deployer, deploy_uniswap(deployer), guardian=guardian)
+    for i in range(listings - 1):
+        usdc.faucet(merchant, 10**11, sender=merchant)
+        create_listing(protocol, deployer, merchant=merchant, settlement=usdc, symbol=f"L{i}")
+    market = open_market(chain, protocol, deployer, merchant, payer, trader, keeper, usdc,
+                         plan=MarketPlan(revenue_target=100_000 * USDC))
+    assert protocol.factory.listing_count() == listings
+    reserve, oracle = market.reserve, market.oracle
+    gas = {"swap": market.sell_tokens(100 * WAD).gas_used}  # a trader's Router02 swap, steady state
+    market.settle()
+    gas["in_band"] = reserve.stabilise(sender=keeper).gas_used
+    market.sleep(oracle.twap_window())
+    gas["update"] = oracle.update(sender=keeper).gas_used
+    market.sell_tokens(20_000 * WAD)
+    market.settle()
+    receipt = reserve.stabilise(sender=keeper)
+    assert receipt.events.filter(reserve.Bought)
+    gas["buy"] = receipt.gas_used
+    market.buy_tokens(150_000 * USDC)
+    market.sleep(reserve.cooldown())
+    market.settle()
+    receipt = reserve.stabilise(sender=keeper)
+    assert receipt.events.filter(reserve.Sold)
+    gas["sell"] = receipt.gas_used
+    market.sleep(30 * DAY)
+    receipt = reserve.assess(sender=keeper)  # period 0 held the history revenue: a hit
+    assert receipt.return_value == 0
+    gas["assess_hit"] = receipt.gas_used
+    receipt = reserve.assess(sender=keeper)  # period 1 had no revenue: a miss, 20% slashed
+    assert receipt.return_value > 0
+    gas["assess_miss"] = receipt.gas_used
+    return gas
+
+
 def main():
     deployer, guardian, merchant, payer, s1, s2 = accounts.test_accounts[:6]
     anchor = {}
     anchors(anchor, deployer, s1, s2, payer, merchant)
     one = pst_ops(deployer, guardian, merchant, payer, [s1, s2], crowd_size=0)
     crowd = pst_ops(deployer, guardian, merchant, payer, [s1, s2], crowd_size=1_000)
+    trader, keeper = accounts.test_accounts[6:8]
+    alone = stabiliser_ops(deployer, guardian, merchant, payer, trader, keeper, listings=1)
+    crowded = stabiliser_ops(deployer, guardian, merchant, payer, trader, keeper, listings=100)
 
     table = Table()
     t = table.add
@@ -149,6 +190,16 @@ def main():
     t("claim with 1,000 stakers", crowd["claim"], one["claim"], "ape-pst claim, 1 staker", "within 1%")
     t("unstake with 1,000 stakers", crowd["unstake"], one["unstake"], "ape-pst unstake, 1 staker", "within 1%")
     t("pay() with 1,000 stakers", crowd["pay"], one["pay"], "ape-pst pay, 1 staker", "within 1%")
+    swap = "Router02 swapExactTokensForTokens"
+    t("stabilise() buy (oracle read + sizing + swap)", alone["buy"], alone["swap"], swap, "<= 160,000")
+    t("stabilise() sell (oracle read + sizing + swap)", alone["sell"], alone["swap"], swap, "<= 160,000")
+    t("stabilise() inside the band", alone["in_band"], None, "", "<= 40,000")
+    t("PEOracle.update()", alone["update"])
+    t("assess() target hit", alone["assess_hit"])
+    t("assess() miss, 20% slashed to stakers", alone["assess_miss"])
+    for key, label in (("buy", "stabilise() buy"), ("sell", "stabilise() sell"), ("in_band", "stabilise() in band"),
+                       ("update", "update()"), ("assess_hit", "assess() hit"), ("assess_miss", "assess() miss")):
+        t(f"{label} with 100 listings", crowded[key], alone[key], f"{label}, 1 listing", "within 1%")
     client = networks.provider.web3.client_version
     table.write({"client": client, "chain_id": chain.chain_id})
     print(f"wrote {OUT / 'gas.md'} and {OUT / 'gas.json'}")

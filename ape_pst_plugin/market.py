@@ -75,10 +75,13 @@ class Market:
         self.oracle.update(sender=self.keeper)
 
     def settle(self):
-        """Lets the TWAP catch up with the spot price: a window at the new price."""
-        self.sleep(1)
+        """Lets the TWAP catch up with the spot price: the price holds for a
+        window that starts with an observation and ends with one."""
+        window = self.oracle.twap_window()
+        self.sleep(window)
         self.oracle.update(sender=self.keeper)
-        self.sleep(self.oracle.twap_window())
+        self.sleep(window)
+        self.oracle.update(sender=self.keeper)
 
     def sell_tokens(self, amount: int):
         return swap_exact_in(self.uniswap, self.trader, self.token, amount, self.usdc)

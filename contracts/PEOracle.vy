@@ -5,12 +5,13 @@
 @custom:contract-name PEOracle
 @license GNU Affero General Public License v3.0 only
 @notice The price side is a time-weighted average price (TWAP) from the
-        listing's Uniswap V2 pair: `update()` (anyone, one observation per
-        call) records the pair's cumulative price; the TWAP runs from the
-        newest observation that is at least `twap_window` old up to now, and
-        that observation must be younger than `max_age`. Because Uniswap
-        accumulates the price at the start of each block, moving the spot
-        price inside a block does not move the TWAP.
+        listing's Uniswap V2 pair, as Uniswap's ExampleOracleSimple keeps it:
+        `update()` (anyone, one observation per call, at least `twap_window`
+        after the previous one) records the pair's cumulative price and
+        stores the average price between the two observations. The TWAP is
+        stale once its newest observation is older than `max_age`. Because
+        Uniswap accumulates the price at the start of each block, moving the
+        spot price inside a block does not move the TWAP.
         The earnings side is snapshotted by `update()`: trailing holder
         revenue from the router (365 days, or the elapsed time once it is at
         least `MIN_HISTORY`), annualised, per circulating token (supply less
@@ -36,6 +37,7 @@ exports: (
 event Observed:
     timestamp: uint256
     cumulative: uint256
+    twap: uint256
     eps: uint256
 
 event TwapWindowChanged:
@@ -48,6 +50,7 @@ Q112: constant(uint256) = 1 << 112
 YEAR: constant(uint256) = 365 * 86_400
 MIN_HISTORY: public(constant(uint256)) = 30 * 86_400
 MIN_TWAP_WINDOW: constant(uint256) = 600
+MAX_MAX_AGE: constant(uint256) = 7 * 86_400
 
 PAIR: public(immutable(IUniswapV2Pair))
 TOKEN: public(immutable(IERC20))
@@ -58,16 +61,16 @@ START: public(immutable(uint256))
 SETTLEMENT_SCALE: public(immutable(uint256))
 TOKEN_IS_TOKEN0: public(immutable(bool))
 
-twap_window: public(uint256)
-max_age: public(uint256)
-
-# the newest two observations of the pair's cumulative price (of the token)
-last_observed: public(uint256)
+# The stabiliser reads two slots: (twap << 128) | eps and the clock,
+# (last_observed << 192) | (previous_observed << 128) | (twap_window << 64) | max_age.
+# twap: average price between the two newest observations, wad (0: none yet);
+# eps: earnings per circulating token at the newest observation, wad (0: undefined)
+_values: uint256
+_clock: uint256
 last_cumulative: public(uint256)
-previous_observed: public(uint256)
-previous_cumulative: public(uint256)
-# earnings per circulating token (wad) at the newest observation; 0 = undefined
-eps_snapshot: public(uint256)
+
+HALF: constant(uint256) = (1 << 128) - 1
+QUARTER: constant(uint256) = (1 << 64) - 1
 
 
 @deploy
@@ -108,30 +111,34 @@ def __init__(
     START = block.timestamp
     SETTLEMENT_SCALE = 10 ** (18 - convert(settlement_decimals, uint256))
     TOKEN_IS_TOKEN0 = staticcall pair.token0() == token.address
-    self.twap_window = twap_window_
-    self.max_age = max_age_
+    self._clock = (twap_window_ << 64) | max_age_
 
 
 @external
 def update() -> bool:
     """
-    @notice Records one observation of the pair's cumulative price and
-            snapshots the earnings per token. Anyone may call; a call less
-            than `twap_window` after the newest observation records nothing
-            and returns False (so a keeper's batch never reverts on it).
+    @notice Records one observation of the pair's cumulative price, stores
+            the TWAP since the previous observation and snapshots the
+            earnings per token. Anyone may call; a call less than
+            `twap_window` after the newest observation records nothing and
+            returns False (so a keeper's batch never reverts on it).
     @return True if an observation was recorded.
     """
-    last: uint256 = self.last_observed
-    if last != 0 and block.timestamp - last < self.twap_window:
+    clock: uint256 = self._clock
+    last: uint256 = clock >> 192
+    if last != 0 and block.timestamp - last < (clock >> 64) & QUARTER:
         return False
     cumulative: uint256 = self._current_cumulative()
-    self.previous_observed = last
-    self.previous_cumulative = self.last_cumulative
-    self.last_observed = block.timestamp
-    self.last_cumulative = cumulative
+    twap: uint256 = 0
+    if last != 0:
+        average: uint256 = unsafe_sub(cumulative, self.last_cumulative) // (block.timestamp - last)  # UQ112.112
+        twap = math._mul_div(average, WAD * SETTLEMENT_SCALE, Q112, False)
     eps: uint256 = self._eps_now()
-    self.eps_snapshot = eps
-    log Observed(timestamp=block.timestamp, cumulative=cumulative, eps=eps)
+    assert twap <= HALF and eps <= HALF, "oracle: value out of range"
+    self._values = (twap << 128) | eps
+    self._clock = (block.timestamp << 192) | (last << 128) | (clock & HALF)
+    self.last_cumulative = cumulative
+    log Observed(timestamp=block.timestamp, cumulative=cumulative, twap=twap, eps=eps)
     return True
 
 
@@ -139,11 +146,11 @@ def update() -> bool:
 @view
 def twap_price() -> uint256:
     """
-    @notice The TWAP of the token, settlement per token, wad. Reverts when no
-            observation is old enough or the usable one is older than
-            `max_age`.
+    @notice The TWAP of the token between the two newest observations,
+            settlement per token, wad. Reverts before the second observation
+            and once the newest is older than `max_age`.
     """
-    return self._twap()
+    return self._twap(self._values >> 128, self._clock)
 
 
 @external
@@ -166,7 +173,7 @@ def eps() -> uint256:
     @notice Annualised holder earnings per circulating token at the newest
             observation, wad. Reverts while PE is undefined.
     """
-    return self._defined_eps()
+    return self._defined_eps(self._values & HALF, self._clock)
 
 
 @external
@@ -176,8 +183,10 @@ def price_and_eps() -> (uint256, uint256):
     @notice The TWAP price and the EPS in one call (wad, wad), for the
             stabiliser. Reverts like `pe()`.
     """
-    eps: uint256 = self._defined_eps()
-    return self._twap(), eps
+    values: uint256 = self._values
+    clock: uint256 = self._clock
+    eps: uint256 = self._defined_eps(values & HALF, clock)
+    return self._twap(values >> 128, clock), eps
 
 
 @external
@@ -187,8 +196,10 @@ def pe() -> uint256:
     @notice Price-to-earnings ratio, wad: TWAP price / EPS. Reverts with the
             reason when it is undefined or the price is stale.
     """
-    eps: uint256 = self._defined_eps()
-    return self._twap() * WAD // eps
+    values: uint256 = self._values
+    clock: uint256 = self._clock
+    eps: uint256 = self._defined_eps(values & HALF, clock)
+    return self._twap(values >> 128, clock) * WAD // eps
 
 
 @external
@@ -221,8 +232,7 @@ def set_twap_window(twap_window_: uint256, max_age_: uint256):
     """
     ownable._check_owner()
     self._check_window(twap_window_, max_age_)
-    self.twap_window = twap_window_
-    self.max_age = max_age_
+    self._clock = (self._clock & ~HALF) | (twap_window_ << 64) | max_age_
     log TwapWindowChanged(twap_window=twap_window_, max_age=max_age_)
 
 
@@ -231,6 +241,7 @@ def set_twap_window(twap_window_: uint256, max_age_: uint256):
 def _check_window(twap_window_: uint256, max_age_: uint256):
     assert twap_window_ >= MIN_TWAP_WINDOW, "oracle: twap_window below 10 minutes"
     assert max_age_ > twap_window_, "oracle: max_age must exceed twap_window"
+    assert max_age_ <= MAX_MAX_AGE, "oracle: max_age above 7 days"
 
 
 @internal
@@ -275,19 +286,12 @@ def _current_cumulative() -> uint256:
 
 @internal
 @view
-def _twap() -> uint256:
-    observed: uint256 = self.last_observed
-    cumulative: uint256 = self.last_cumulative
-    window: uint256 = self.twap_window
+def _twap(twap: uint256, clock: uint256) -> uint256:
+    observed: uint256 = clock >> 192
     assert observed != 0, "oracle: no observation yet, call update()"
-    if block.timestamp - observed < window:
-        observed = self.previous_observed
-        cumulative = self.previous_cumulative
-        assert observed != 0, "oracle: TWAP window not covered yet"
-    assert block.timestamp - observed <= self.max_age, "oracle: stale price, call update()"
-    elapsed: uint256 = block.timestamp - observed
-    average: uint256 = unsafe_sub(self._current_cumulative(), cumulative) // elapsed  # UQ112.112
-    return math._mul_div(average, WAD * SETTLEMENT_SCALE, Q112, False)
+    assert twap != 0, "oracle: TWAP window not covered yet"
+    assert block.timestamp - observed <= clock & QUARTER, "oracle: stale price, call update()"
+    return twap
 
 
 @internal
@@ -311,9 +315,62 @@ def _eps_now() -> uint256:
 
 @internal
 @view
-def _defined_eps() -> uint256:
+def _defined_eps(eps: uint256, clock: uint256) -> uint256:
     assert block.timestamp - START >= MIN_HISTORY, "oracle: less than 30 days of earnings history"
-    assert self.last_observed != 0, "oracle: no observation yet, call update()"
-    eps: uint256 = self.eps_snapshot
+    assert clock >> 192 != 0, "oracle: no observation yet, call update()"
     assert eps != 0, "oracle: no earnings, PE undefined"
     return eps
+
+
+@external
+@view
+def twap_window() -> uint256:
+    """
+    @notice Least seconds between two observations (the TWAP's window).
+    """
+    return (self._clock >> 64) & QUARTER
+
+
+@external
+@view
+def max_age() -> uint256:
+    """
+    @notice Seconds after which the newest observation is stale.
+    """
+    return self._clock & QUARTER
+
+
+@external
+@view
+def last_observed() -> uint256:
+    """
+    @notice Time of the newest observation (0: none).
+    """
+    return self._clock >> 192
+
+
+@external
+@view
+def previous_observed() -> uint256:
+    """
+    @notice Time of the observation before the newest (0: none).
+    """
+    return (self._clock >> 128) & QUARTER
+
+
+@external
+@view
+def twap_snapshot() -> uint256:
+    """
+    @notice TWAP stored by the newest observation, wad (0: none yet), even if stale.
+    """
+    return self._values >> 128
+
+
+@external
+@view
+def eps_snapshot() -> uint256:
+    """
+    @notice EPS stored by the newest observation, wad (0: undefined).
+    """
+    return self._values & HALF

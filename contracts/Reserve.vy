@@ -98,12 +98,16 @@ MIN_PE: constant(uint256) = 10**18
 MAX_PE: constant(uint256) = 100 * 10**18
 MAX_CAPACITY_BPS: constant(uint256) = 2_500
 MIN_COOLDOWN: constant(uint256) = 600
+MAX_COOLDOWN: constant(uint256) = 30 * 86_400
 MAX_SLIPPAGE_BPS: constant(uint256) = 1_000
 SLASH_BPS: public(constant(uint256)) = 2_000
 MAX_MISSES: public(constant(uint256)) = 3
 STAKE_BPS: public(constant(uint256)) = 500
 # an epoch window packs (epoch << 224) | (budget << 112) | spent
 AMOUNT_MASK: constant(uint256) = (1 << 112) - 1
+HALF: constant(uint256) = (1 << 128) - 1
+QUARTER: constant(uint256) = (1 << 64) - 1
+WORD: constant(uint256) = (1 << 32) - 1
 
 TOKEN: public(immutable(IERC20))
 SETTLEMENT: public(immutable(IERC20))
@@ -115,11 +119,11 @@ MERCHANT: public(immutable(address))
 SETTLEMENT_SCALE: public(immutable(uint256))
 TOKEN_IS_TOKEN0: public(immutable(bool))
 
-pe_low: public(uint256)
-pe_high: public(uint256)
-capacity_bps: public(uint256)
-cooldown: public(uint256)
-max_slippage_bps: public(uint256)
+# Hot parameters share slots so a keeper's call reads few of them:
+# _band = (pe_low << 128) | pe_high;
+# _limits = (capacity_bps << 224) | (max_slippage_bps << 192) | (cooldown << 64) | last_trade
+_band: uint256
+_limits: uint256
 guardian: public(address)
 
 stake: public(uint256)
@@ -128,7 +132,6 @@ next_period: public(uint256)
 consecutive_misses: public(uint256)
 defaulted: public(bool)
 
-last_trade: public(uint256)
 _buy_window: uint256
 _sell_window: uint256
 
@@ -214,24 +217,27 @@ def stabilise() -> uint256:
     eps: uint256 = 0
     twap, eps = staticcall ORACLE.price_and_eps()
     pe: uint256 = twap * WAD // eps
-    if pe < self.pe_low:
-        return self._buy(pe, self.pe_low * eps // WAD, twap)
-    if pe > self.pe_high:
-        return self._sell(pe, self.pe_high * eps // WAD, twap)
+    band: uint256 = self._band
+    pe_low: uint256 = band >> 128
+    pe_high: uint256 = band & HALF
+    if pe < pe_low:
+        return self._buy(pe, pe_low * eps // WAD, twap)
+    if pe > pe_high:
+        return self._sell(pe, pe_high * eps // WAD, twap)
     return 0
 
 
 @internal
 def _buy(pe: uint256, target: uint256, twap: uint256) -> uint256:
     assert not self.defaulted, "reserve: listing defaulted, no buys"
-    self._check_cooldown()
+    limits: uint256 = self._check_cooldown()
     r_token: uint256 = 0
     r_settlement: uint256 = 0
     r_token, r_settlement = self._reserves()
     wanted: uint256 = self._amount_to_target(r_settlement, r_token, target, SETTLEMENT_SCALE * WAD)
     assert wanted != 0, "reserve: spot price already at target"
     free: uint256 = self._free_balance()
-    window: uint256 = self._window(self._buy_window, free)
+    window: uint256 = self._window(self._buy_window, free, limits)
     spend: uint256 = min(min(wanted, free), self._left(window))
     assert spend != 0, "reserve: no buy capacity left this epoch"
     out: uint256 = self._amount_out(spend, r_settlement, r_token)
@@ -240,11 +246,11 @@ def _buy(pe: uint256, target: uint256, twap: uint256) -> uint256:
     # worse than that by more than the slippage limit is refused
     twap_settlement: uint256 = isqrt(math._mul_div(r_settlement * r_token, twap, SETTLEMENT_SCALE * WAD, False))
     twap_token: uint256 = isqrt(math._mul_div(r_settlement * r_token, SETTLEMENT_SCALE * WAD, twap, False))
-    min_out: uint256 = self._amount_out(spend, twap_settlement, twap_token) * (BPS - self.max_slippage_bps) // BPS
+    min_out: uint256 = self._amount_out(spend, twap_settlement, twap_token) * (BPS - self._slippage(limits)) // BPS
     assert out >= min_out, "reserve: spot too far from TWAP (slippage)"
 
     self._buy_window = window + spend
-    self.last_trade = block.timestamp
+    self._limits = (limits & ~QUARTER) | block.timestamp
     assert extcall SETTLEMENT.transfer(PAIR.address, spend, default_return_value=True), "reserve: transfer failed"
     self._swap_out(out, True)
     spot: uint256 = math._mul_div((r_settlement + spend) * SETTLEMENT_SCALE, WAD, r_token - out, False)
@@ -254,25 +260,25 @@ def _buy(pe: uint256, target: uint256, twap: uint256) -> uint256:
 
 @internal
 def _sell(pe: uint256, target: uint256, twap: uint256) -> uint256:
-    self._check_cooldown()
+    limits: uint256 = self._check_cooldown()
     r_token: uint256 = 0
     r_settlement: uint256 = 0
     r_token, r_settlement = self._reserves()
     wanted: uint256 = self._amount_to_target(r_token, r_settlement, SETTLEMENT_SCALE * WAD, target)
     assert wanted != 0, "reserve: spot price already at target"
     inventory: uint256 = staticcall TOKEN.balanceOf(self)
-    window: uint256 = self._window(self._sell_window, inventory)
+    window: uint256 = self._window(self._sell_window, inventory, limits)
     amount: uint256 = min(min(wanted, inventory), self._left(window))
     assert amount != 0, "reserve: no sell capacity left this epoch"
     out: uint256 = self._amount_out(amount, r_token, r_settlement)
     assert out != 0, "reserve: trade too small"
     twap_settlement: uint256 = isqrt(math._mul_div(r_settlement * r_token, twap, SETTLEMENT_SCALE * WAD, False))
     twap_token: uint256 = isqrt(math._mul_div(r_settlement * r_token, SETTLEMENT_SCALE * WAD, twap, False))
-    min_out: uint256 = self._amount_out(amount, twap_token, twap_settlement) * (BPS - self.max_slippage_bps) // BPS
+    min_out: uint256 = self._amount_out(amount, twap_token, twap_settlement) * (BPS - self._slippage(limits)) // BPS
     assert out >= min_out, "reserve: spot too far from TWAP (slippage)"
 
     self._sell_window = window + amount
-    self.last_trade = block.timestamp
+    self._limits = (limits & ~QUARTER) | block.timestamp
     assert extcall TOKEN.transfer(PAIR.address, amount, default_return_value=True), "reserve: transfer failed"
     self._swap_out(out, False)
     spot: uint256 = math._mul_div((r_settlement - out) * SETTLEMENT_SCALE, WAD, r_token + amount, False)
@@ -281,20 +287,29 @@ def _sell(pe: uint256, target: uint256, twap: uint256) -> uint256:
 
 
 @internal
-def _check_cooldown():
-    last: uint256 = self.last_trade
-    assert last == 0 or block.timestamp >= last + self.cooldown, "reserve: cooldown, too soon after the last trade"
+@view
+def _check_cooldown() -> uint256:
+    limits: uint256 = self._limits
+    last: uint256 = limits & QUARTER
+    assert last == 0 or block.timestamp >= last + ((limits >> 64) & QUARTER), "reserve: cooldown, too soon after the last trade"
+    return limits
+
+
+@internal
+@pure
+def _slippage(limits: uint256) -> uint256:
+    return (limits >> 192) & WORD
 
 
 @internal
 @view
-def _window(packed: uint256, base: uint256) -> uint256:
+def _window(packed: uint256, base: uint256, limits: uint256) -> uint256:
     # The epoch's (budget, spent) pair; a new epoch starts with
     # capacity_bps of what the reserve holds now and nothing spent.
     epoch: uint256 = block.timestamp // EPOCH
     if packed >> 224 == epoch:
         return packed
-    budget: uint256 = min(base * self.capacity_bps // BPS, AMOUNT_MASK)
+    budget: uint256 = min(base * (limits >> 224) // BPS, AMOUNT_MASK)
     return (epoch << 224) | (budget << 112)
 
 
@@ -464,6 +479,61 @@ def inventory() -> uint256:
 
 @external
 @view
+def pe_low() -> uint256:
+    """
+    @notice Below this TWAP PE (wad) the stabiliser buys.
+    """
+    return self._band >> 128
+
+
+@external
+@view
+def pe_high() -> uint256:
+    """
+    @notice Above this TWAP PE (wad) the stabiliser sells.
+    """
+    return self._band & HALF
+
+
+@external
+@view
+def capacity_bps() -> uint256:
+    """
+    @notice Share of holdings (free balance for buys, inventory for sells)
+            the stabiliser may trade per epoch, basis points.
+    """
+    return self._limits >> 224
+
+
+@external
+@view
+def max_slippage_bps() -> uint256:
+    """
+    @notice Tolerated shortfall of a trade's output against the TWAP, bps.
+    """
+    return self._slippage(self._limits)
+
+
+@external
+@view
+def cooldown() -> uint256:
+    """
+    @notice Least seconds between two trades.
+    """
+    return (self._limits >> 64) & QUARTER
+
+
+@external
+@view
+def last_trade() -> uint256:
+    """
+    @notice Time of the last stabiliser trade (0: none yet).
+    """
+    return self._limits & QUARTER
+
+
+@external
+@view
 def buy_window() -> (uint256, uint256, uint256):
     """
     @notice (epoch, budget, spent) of the current buy window; a new epoch's
@@ -569,8 +639,7 @@ def withdraw(to: address, amount: uint256):
 @internal
 def _set_band(pe_low_: uint256, pe_high_: uint256):
     assert pe_low_ >= MIN_PE and pe_low_ < pe_high_ and pe_high_ <= MAX_PE, "reserve: band out of bounds"
-    self.pe_low = pe_low_
-    self.pe_high = pe_high_
+    self._band = (pe_low_ << 128) | pe_high_
     log BandChanged(pe_low=pe_low_, pe_high=pe_high_)
 
 
@@ -579,7 +648,7 @@ def _set_limits(capacity_bps_: uint256, cooldown_: uint256, max_slippage_bps_: u
     assert capacity_bps_ <= MAX_CAPACITY_BPS, "reserve: capacity_bps out of bounds"
     assert cooldown_ >= MIN_COOLDOWN, "reserve: cooldown below 10 minutes"
     assert max_slippage_bps_ <= MAX_SLIPPAGE_BPS, "reserve: max_slippage_bps out of bounds"
-    self.capacity_bps = capacity_bps_
-    self.cooldown = cooldown_
-    self.max_slippage_bps = max_slippage_bps_
+    assert cooldown_ <= MAX_COOLDOWN, "reserve: cooldown above 30 days"
+    last_trade: uint256 = self._limits & QUARTER
+    self._limits = (capacity_bps_ << 224) | (max_slippage_bps_ << 192) | (cooldown_ << 64) | last_trade
     log LimitsChanged(capacity_bps=capacity_bps_, cooldown=cooldown_, max_slippage_bps=max_slippage_bps_)

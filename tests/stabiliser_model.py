@@ -17,6 +17,7 @@ MAX_MISSES = 3
 class Observation:
     timestamp: int
     cumulative: int
+    twap: int  # average price since the previous observation (0: none)
     eps: int
 
 
@@ -39,7 +40,6 @@ class StabiliserModel:
     share_bps: int = 1_000
     payments: list = field(default_factory=list)  # (timestamp, gross, holder)
     last: Observation | None = None
-    previous: Observation | None = None
     last_trade: int = 0
     buy_window: tuple = (0, 0, 0)  # epoch, budget, spent
     sell_window: tuple = (0, 0, 0)
@@ -74,21 +74,22 @@ class StabiliserModel:
     def update(self, now: int, cumulative: int) -> bool:
         if self.last and now - self.last.timestamp < self.twap_window:
             return False
-        self.previous, self.last = self.last, Observation(now, cumulative, self.eps_now(now))
+        twap = 0
+        if self.last:
+            twap = pem.twap(self.last.cumulative, cumulative, now - self.last.timestamp, self.decimals)
+        self.last = Observation(now, cumulative, twap, self.eps_now(now))
         return True
 
-    def twap(self, now: int, cumulative_now: int) -> int:
+    def twap(self, now: int) -> int:
         """The TWAP or raises ValueError with the oracle's revert reason."""
         obs = self.last
         if obs is None:
             raise ValueError("oracle: no observation yet, call update()")
-        if now - obs.timestamp < self.twap_window:
-            obs = self.previous
-            if obs is None:
-                raise ValueError("oracle: TWAP window not covered yet")
+        if obs.twap == 0:
+            raise ValueError("oracle: TWAP window not covered yet")
         if now - obs.timestamp > self.max_age:
             raise ValueError("oracle: stale price, call update()")
-        return pem.twap(obs.cumulative, cumulative_now, now - obs.timestamp, self.decimals)
+        return obs.twap
 
     def eps(self, now: int) -> int:
         if now - self.start < pem.MIN_HISTORY:
@@ -106,11 +107,11 @@ class StabiliserModel:
             return window
         return (epoch, min(base * self.capacity_bps // 10_000, 2**112 - 1), 0)
 
-    def stabilise(self, now: int, cumulative_now: int, r_token: int, r_settlement: int):
+    def stabilise(self, now: int, r_token: int, r_settlement: int):
         """Predicts stabilise(): ("none", 0) in band, ("buy"|"sell", amount_in, amount_out, target, pe),
         or raises ValueError with the revert reason. Applies the prediction."""
         eps = self.eps(now)
-        price = self.twap(now, cumulative_now)
+        price = self.twap(now)
         pe = price * pem.WAD // eps
         if self.pe_low <= pe <= self.pe_high:
             return ("none", 0, 0, 0, pe)

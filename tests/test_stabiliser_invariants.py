@@ -51,8 +51,7 @@ class StabiliserMachine(RuleBasedStateMachine):
         o = self.oracle
         from stabiliser_model import Observation
 
-        self.model.previous = Observation(o.previous_observed(), o.previous_cumulative(), 0)
-        self.model.last = Observation(o.last_observed(), o.last_cumulative(), o.eps_snapshot())
+        self.model.last = Observation(o.last_observed(), o.last_cumulative(), o.twap_snapshot(), o.eps_snapshot())
 
     def teardown(self):
         self.chain.restore(self.snapshot)
@@ -132,14 +131,14 @@ class StabiliserMachine(RuleBasedStateMachine):
     @rule()
     def stabilise(self):
         self._sync()
-        r_token, r_settlement, cumulative = self._pool()
-        self._stabilise_and_check(r_token, r_settlement, cumulative, spot_before=self._spot())
+        r_token, r_settlement, _ = self._pool()
+        self._stabilise_and_check(r_token, r_settlement, spot_before=self._spot())
 
     @rule(dump=st.booleans(), frac=st.floats(0.05, 0.9))
     def manipulate(self, dump, frac):
         """S7: move the spot inside the block, stabilise, move it back (one transaction)."""
         self._sync()
-        r_token, r_settlement, cumulative = self._pool()
+        r_token, r_settlement, _ = self._pool()
         if dump:
             amount, token_in = min(int(r_token * frac), self.token.balanceOf(self.manipulator)), self.token
             out = pem.amount_out(amount, r_token, r_settlement)
@@ -149,7 +148,7 @@ class StabiliserMachine(RuleBasedStateMachine):
             out = pem.amount_out(amount, r_settlement, r_token)
             seen = (r_token - out, r_settlement + amount)
         try:
-            expected = self.model.stabilise(self.now, cumulative, *seen)
+            expected = self.model.stabilise(self.now, *seen)
         except ValueError:
             expected = None
         receipt = self._send(self.manipulator.attack, token_in, amount, sender=self.trader)
@@ -200,9 +199,9 @@ class StabiliserMachine(RuleBasedStateMachine):
         self.now += dt
 
     # --- checks -------------------------------------------------------------------
-    def _stabilise_and_check(self, r_token, r_settlement, cumulative, spot_before):
+    def _stabilise_and_check(self, r_token, r_settlement, spot_before):
         try:
-            expected = self.model.stabilise(self.now, cumulative, r_token, r_settlement)
+            expected = self.model.stabilise(self.now, r_token, r_settlement)
         except ValueError as err:
             SEEN[str(err)] += 1
             with pytest.raises(ContractLogicError, match=str(err).replace("(", r"\(").replace(")", r"\)")):
@@ -244,10 +243,10 @@ class StabiliserMachine(RuleBasedStateMachine):
         # C1 bookkeeping
         assert (r.next_period(), r.consecutive_misses(), r.defaulted()) == (m.next_period, m.misses, m.defaulted)
         # the oracle's maths agrees with the model to the wei
-        assert (self.oracle.last_observed(), self.oracle.eps_snapshot()) == (m.last.timestamp, m.last.eps)
-        _, _, cumulative = self._pool()
+        assert (self.oracle.last_observed(), self.oracle.last_cumulative()) == (m.last.timestamp, m.last.cumulative)
+        assert (self.oracle.twap_snapshot(), self.oracle.eps_snapshot()) == (m.last.twap, m.last.eps)
         try:
-            twap = m.twap(self.now, cumulative)
+            twap = m.twap(self.now)
         except ValueError as err:
             with pytest.raises(ContractLogicError, match=str(err).replace("(", r"\(").replace(")", r"\)")):
                 self.oracle.twap_price()
@@ -260,6 +259,7 @@ def machine_env(deployer, chain, market, project, admin, payer, merchant):
     manipulator = deployer.deploy(project.SpotManipulator, market.pair, market.reserve)
     market.token.transfer(manipulator, 400_000 * WAD, sender=merchant)
     market.usdc.faucet(manipulator, 10**9 * UNITS, sender=admin)
+    market.usdc.faucet(payer, 10**9 * UNITS, sender=admin)
     return dict(chain=chain, market=market, manipulator=manipulator, admin=admin, payer=payer, target=12_000 * UNITS)
 
 

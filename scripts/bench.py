@@ -180,18 +180,22 @@ def main():
 
     table = Table()
     t = table.add
-    t("pay() steady state (split + bookkeeping)", one["pay"], anchor["release"], "OZ PaymentSplitter.release(token)", "<= 90,000")
+    t("pay() steady state (split + bookkeeping)", one["pay"], anchor["release"], "OZ PaymentSplitter.release(token)", "<= 90,000",
+      "second payment of the day; merchant and stakers already hold USDC; splitter: second release to a paid payee")
     t("pay() first payment of a day (+ checkpoint)", one["pay_first_of_day"], anchor["release"], "OZ PaymentSplitter.release(token)")
     t("pay() vs one ERC20 transferFrom", one["pay"], anchor["transferFrom"], "OZ ERC20 transferFrom")
-    t("stake (second staker)", one["stake"], anchor["stake"], "StakingRewards.stake", "<= 0.9x")
-    t("claim", one["claim"], anchor["claim"], "StakingRewards.getReward", "<= 0.9x")
-    t("unstake (partial)", one["unstake"], anchor["unstake"], "StakingRewards.withdraw", "<= 0.9x")
+    t("stake (second staker)", one["stake"], anchor["stake"], "StakingRewards.stake", "<= 0.9x",
+      "B's first stake, 1 h into a stream A already earns from")
+    t("claim", one["claim"], anchor["claim"], "StakingRewards.getReward", "<= 0.9x", "B's first claim, a day later")
+    t("unstake (partial)", one["unstake"], anchor["unstake"], "StakingRewards.withdraw", "<= 0.9x",
+      "B takes out 40 of 100, an hour later")
     t("stake with 1,000 stakers", crowd["stake"], one["stake"], "ape-pst stake, 1 staker", "within 1%")
     t("claim with 1,000 stakers", crowd["claim"], one["claim"], "ape-pst claim, 1 staker", "within 1%")
     t("unstake with 1,000 stakers", crowd["unstake"], one["unstake"], "ape-pst unstake, 1 staker", "within 1%")
     t("pay() with 1,000 stakers", crowd["pay"], one["pay"], "ape-pst pay, 1 staker", "within 1%")
     swap = "Router02 swapExactTokensForTokens"
-    t("stabilise() buy (oracle read + sizing + swap)", alone["buy"], alone["swap"], swap, "<= 160,000")
+    t("stabilise() buy (oracle read + sizing + swap)", alone["buy"], alone["swap"], swap, "<= 160,000",
+      "anchor: a trader selling 100 tokens through Router02 on the same pool")
     t("stabilise() sell (oracle read + sizing + swap)", alone["sell"], alone["swap"], swap, "<= 160,000")
     t("stabilise() inside the band", alone["in_band"], None, "", "<= 40,000")
     t("PEOracle.update()", alone["update"])

@@ -128,6 +128,12 @@ class StabiliserMachine(RuleBasedStateMachine):
         self.trade(False, frac)
         self.keeper_round(lag)
 
+    @rule(dt=st.integers(0, 7_200))
+    def retry(self, dt):
+        """A keeper trying again soon after, maybe inside the cooldown."""
+        self.now += dt
+        self.stabilise()
+
     @rule()
     def stabilise(self):
         self._sync()

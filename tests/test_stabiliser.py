@@ -93,6 +93,19 @@ def test_cooldown_between_trades(market, keeper):
         market.reserve.stabilise(sender=keeper)
 
 
+def test_cooldown_ends_exactly_after_cooldown_seconds(market, keeper, admin):
+    reserve = market.reserve
+    reserve.set_limits(2_500, 3_600, 100, sender=admin)
+    _crash(market, 12_000 * WAD)
+    first = reserve.stabilise(sender=keeper)  # uncapped: lands on P_low, budget left
+    market.sell_tokens(5_000 * WAD)  # the spot falls again; the stored TWAP still says buy
+    market.chain.pending_timestamp = first.timestamp + 3_599
+    with ape.reverts("reserve: cooldown, too soon after the last trade"):
+        reserve.stabilise(sender=keeper)
+    market.chain.pending_timestamp = first.timestamp + 3_600
+    assert reserve.stabilise(sender=keeper).events.filter(reserve.Bought)
+
+
 def test_capacity_is_per_epoch(market, keeper):
     _crash(market, 40_000 * WAD)
     reserve = market.reserve

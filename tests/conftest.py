@@ -131,6 +131,8 @@ def fuzz_settings():
             suppress_health_check=list(HealthCheck),
         )
 
+    # the default run draws the same examples every time: coverage of rare branches can be asserted
+    make.reproducible = not randomize and scale >= 1
     return make
 
 

@@ -6,7 +6,9 @@ from fractions import Fraction
 
 import pytest
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule, run_state_machine_as_test
+from hypothesis.stateful import invariant, precondition, rule, run_state_machine_as_test
+
+from ape_pst_plugin.testing import ChainMachine
 
 from revenue_model import DAY, RevenueModel
 
@@ -18,44 +20,23 @@ amounts = st.one_of(st.integers(1, 10**6), st.integers(1, 10**12 * UNITS))  # 1 
 time_jumps = st.one_of(st.integers(1, 3_600), st.integers(3_600, 30 * DAY))
 
 
-class RevenueMachine(RuleBasedStateMachine):
+class RevenueMachine(ChainMachine):
     env: dict = {}
 
     def __init__(self):
-        super().__init__()
         e = self.env
-        self.chain, self.listing = e["chain"], e["listing"]
+        super().__init__(e["chain"])
+        self.listing = e["listing"]
         self.router, self.staking, self.usdc = self.listing.router, self.listing.staking, self.listing.settlement
         self.payers, self.stakers, self.jit = e["payers"], e["stakers"], e["jit"]
         self.merchant, self.reserve = e["merchant"], e["reserve"]
-        self.snapshot = self.chain.snapshot()
-        self.now = self.chain.blocks.head.timestamp + 1
-        self.head = None  # timestamp of the newest block; views read that block
         self.model = RevenueModel(vesting=self.staking.VESTING())
         self.model.last = self.now
-
-    def teardown(self):
-        self.chain.restore(self.snapshot)
-
-    # every transaction lands at the model's clock, so the model knows its timestamp
-    def _send(self, fn, *args, sender):
-        self.chain.pending_timestamp = self.now
-        receipt = fn(*args, sender=sender)
-        assert receipt.timestamp == self.now
-        self.head = self.now
-        return receipt
-
-    def _sync(self):
-        """Mines a block at the model's clock if the newest block is older."""
-        if self.head != self.now:
-            self.chain.pending_timestamp = self.now
-            self.chain.mine()
-            self.head = self.now
 
     def _pay(self, payer, amount):
         merchant_before = self.usdc.balanceOf(self.merchant)
         holders_before = self.usdc.balanceOf(self.staking) + self.usdc.balanceOf(self.reserve)
-        receipt = self._send(self.router.pay, b"\x07" * 32, amount, sender=payer)
+        receipt = self.send(self.router.pay, b"\x07" * 32, amount, sender=payer)
         [event] = receipt.events.filter(self.router.Payment)
         merchant_part = self.usdc.balanceOf(self.merchant) - merchant_before
         holder_part = self.usdc.balanceOf(self.staking) + self.usdc.balanceOf(self.reserve) - holders_before
@@ -73,7 +54,7 @@ class RevenueMachine(RuleBasedStateMachine):
     def stake(self, who, amount):
         staker = self.stakers[who]
         others = self._others_earned(staker)
-        self._send(self.staking.stake, amount, sender=staker)
+        self.send(self.staking.stake, amount, sender=staker)
         self.model.stake(self.now, staker.address, amount)
         # staking never changes another staker's accrued reward (same block time)
         assert self._others_earned(staker) == others
@@ -87,19 +68,19 @@ class RevenueMachine(RuleBasedStateMachine):
         if amount == 0:
             return
         others = self._others_earned(staker)
-        self._send(self.staking.unstake, amount, sender=staker)
+        self.send(self.staking.unstake, amount, sender=staker)
         self.model.unstake(self.now, staker.address, amount)
         assert self._others_earned(staker) == others
 
     @rule(who=st.integers(0, STAKERS - 1))
     def claim(self, who):
         staker = self.stakers[who]
-        self._sync()
+        self.sync()
         due = self.staking.earned(staker)
         if due == 0:
             return
         before = self.usdc.balanceOf(staker)
-        self._send(self.staking.claim, sender=staker)
+        self.send(self.staking.claim, sender=staker)
         got = self.usdc.balanceOf(staker) - before
         assert got == due
         self.model.advance(self.now)
@@ -112,7 +93,7 @@ class RevenueMachine(RuleBasedStateMachine):
     @rule(amount=st.integers(WAD, 5_000 * WAD), gross=st.integers(UNITS, 10**9 * UNITS), dt=st.integers(1, DAY))
     def just_in_time_harvest(self, amount, gross, dt):
         """K2: stake right before a payment, leave dt later."""
-        self._send(self.staking.stake, amount, sender=self.jit)
+        self.send(self.staking.stake, amount, sender=self.jit)
         self.model.stake(self.now, self.jit.address, amount)
         remainder = self.model.owed.get(self.jit.address, Fraction(0))  # sub-wei, from earlier visits
         leftover = self.model.rate * max(self.model.finish - self.now, 0)
@@ -120,7 +101,7 @@ class RevenueMachine(RuleBasedStateMachine):
         holder = self._pay(self.payers[0], gross)
         self.now += dt
         before = self.usdc.balanceOf(self.jit)
-        self._send(self.staking.exit, sender=self.jit)
+        self.send(self.staking.exit, sender=self.jit)
         harvested = self.usdc.balanceOf(self.jit) - before
         self.model.unstake(self.now, self.jit.address, amount)
         self.model.claim(self.jit.address, harvested)
@@ -130,13 +111,13 @@ class RevenueMachine(RuleBasedStateMachine):
     @rule(window=st.one_of(st.integers(1, 365 * DAY), st.sampled_from([DAY, 30 * DAY, 365 * DAY])))
     def trailing_revenue(self, window):
         """R2: the router's trailing revenue is the sum of the holder shares in the window."""
-        self._sync()
+        self.sync()
         assert self.router.trailing_holder_revenue(window) == self.model.trailing_holder(self.now, window)
 
     @invariant()
     def staking_owes_what_streamed(self):
         """K1: per staker, claimed + claimable <= the ideal stream and short of it by < 1 wei."""
-        self._sync()
+        self.sync()
         self.model.advance(self.now)
         owed_total = 0
         for staker in [*self.stakers, self.jit]:
@@ -150,7 +131,7 @@ class RevenueMachine(RuleBasedStateMachine):
         assert self.staking.total_staked() == self.model.total
 
     def _others_earned(self, staker):
-        self._sync()
+        self.sync()
         return [self.staking.earned(s) for s in [*self.stakers, self.jit] if s != staker]
 
 

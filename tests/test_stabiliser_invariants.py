@@ -9,9 +9,10 @@ from collections import Counter
 import pytest
 from ape.exceptions import ContractLogicError
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
+from hypothesis.stateful import invariant, rule, run_state_machine_as_test
 
 from ape_pst_plugin import pe as pem
+from ape_pst_plugin.testing import ChainMachine
 from stabiliser_model import DAY, PERIOD, StabiliserModel
 
 UNITS = 10**6
@@ -23,20 +24,17 @@ SEEN = Counter()  # what the machine exercised, over all examples
 fractions = st.one_of(st.floats(0.001, 0.05), st.floats(0.05, 0.6))
 
 
-class StabiliserMachine(RuleBasedStateMachine):
+class StabiliserMachine(ChainMachine):
     env: dict = {}
 
     def __init__(self):
-        super().__init__()
         e = self.env
-        self.chain, self.market, self.manipulator = e["chain"], e["market"], e["manipulator"]
+        super().__init__(e["chain"])
+        self.market, self.manipulator = e["market"], e["manipulator"]
         m = self.market
         self.reserve, self.oracle, self.pair, self.router = m.reserve, m.oracle, m.pair, m.listing.router
         self.token, self.usdc, self.trader, self.keeper, self.payer = m.token, m.usdc, m.trader, m.keeper, e["payer"]
         self.token_is_0 = self.pair.token0() == self.token.address
-        self.snapshot = self.chain.snapshot()
-        self.now = self.chain.blocks.head.timestamp
-        self.head = self.now
         r = self.reserve
         self.model = StabiliserModel(
             start=self.router.START(), decimals=6, supply=self.token.totalSupply(), inventory=r.inventory(),
@@ -52,23 +50,6 @@ class StabiliserMachine(RuleBasedStateMachine):
         from stabiliser_model import Observation
 
         self.model.last = Observation(o.last_observed(), o.last_cumulative(), o.twap_snapshot(), o.eps_snapshot())
-
-    def teardown(self):
-        self.chain.restore(self.snapshot)
-
-    # --- plumbing ---------------------------------------------------------------
-    def _send(self, fn, *args, sender):
-        self.chain.pending_timestamp = self.now
-        receipt = fn(*args, sender=sender)
-        assert receipt.timestamp == self.now
-        self.head = self.now
-        return receipt
-
-    def _sync(self):
-        if self.head != self.now:
-            self.chain.pending_timestamp = self.now
-            self.chain.mine()
-            self.head = self.now
 
     def _pool(self):
         """(r_token, r_settlement, cumulative price of the token at self.now), from the pair."""
@@ -93,19 +74,19 @@ class StabiliserMachine(RuleBasedStateMachine):
             token_in, token_out = self.usdc, self.token
         if amount == 0:
             return
-        self._send(token_in.approve, self.market.uniswap.router, amount, sender=self.trader)
-        self._send(self.market.uniswap.router.swapExactTokensForTokens, amount, 0, [token_in, token_out],
+        self.send(token_in.approve, self.market.uniswap.router, amount, sender=self.trader)
+        self.send(self.market.uniswap.router.swapExactTokensForTokens, amount, 0, [token_in, token_out],
                    self.trader, 2**64, sender=self.trader)
 
     @rule(gross=st.one_of(st.integers(UNITS, 5_000 * UNITS), st.integers(5_000 * UNITS, 60_000 * UNITS)))
     def pay(self, gross):
-        self._send(self.router.pay, ORDER, gross, sender=self.payer)
+        self.send(self.router.pay, ORDER, gross, sender=self.payer)
         self.model.pay(self.now, gross)
 
     @rule()
     def update(self):
         _, _, cumulative = self._pool()
-        receipt = self._send(self.oracle.update, sender=self.keeper)
+        receipt = self.send(self.oracle.update, sender=self.keeper)
         assert receipt.return_value == self.model.update(self.now, cumulative)
 
     @rule(lag=st.integers(0, 600))
@@ -136,14 +117,14 @@ class StabiliserMachine(RuleBasedStateMachine):
 
     @rule()
     def stabilise(self):
-        self._sync()
+        self.sync()
         r_token, r_settlement, _ = self._pool()
         self._stabilise_and_check(r_token, r_settlement, spot_before=self._spot())
 
     @rule(dump=st.booleans(), frac=st.floats(0.05, 0.9))
     def manipulate(self, dump, frac):
         """S7: move the spot inside the block, stabilise, move it back (one transaction)."""
-        self._sync()
+        self.sync()
         r_token, r_settlement, _ = self._pool()
         if dump:
             amount, token_in = min(int(r_token * frac), self.token.balanceOf(self.manipulator)), self.token
@@ -157,7 +138,7 @@ class StabiliserMachine(RuleBasedStateMachine):
             expected = self.model.stabilise(self.now, *seen)
         except ValueError:
             expected = None
-        receipt = self._send(self.manipulator.attack, token_in, amount, sender=self.trader)
+        receipt = self.send(self.manipulator.attack, token_in, amount, sender=self.trader)
         [event] = receipt.events.filter(self.manipulator.Attack)
         if expected is None:
             assert not event.stabilise_succeeded
@@ -175,15 +156,15 @@ class StabiliserMachine(RuleBasedStateMachine):
 
     @rule()
     def assess(self):
-        self._sync()
+        self.sync()
         stake, misses = self.model.stake, self.model.misses
         try:
             expected = self.model.assess(self.now)
         except ValueError as err:
             with pytest.raises(ContractLogicError, match=str(err).replace("(", r"\(").replace(")", r"\)")):
-                self._send(self.reserve.assess, sender=self.keeper)
+                self.send(self.reserve.assess, sender=self.keeper)
             return
-        receipt = self._send(self.reserve.assess, sender=self.keeper)
+        receipt = self.send(self.reserve.assess, sender=self.keeper)
         assert receipt.return_value == expected
         SEEN["slash" if expected else "assessed"] += 1
         # C1: at most SLASH_BPS per miss, everything exactly at the third miss in a row
@@ -211,9 +192,9 @@ class StabiliserMachine(RuleBasedStateMachine):
         except ValueError as err:
             SEEN[str(err)] += 1
             with pytest.raises(ContractLogicError, match=str(err).replace("(", r"\(").replace(")", r"\)")):
-                self._send(self.reserve.stabilise, sender=self.keeper)
+                self.send(self.reserve.stabilise, sender=self.keeper)
             return
-        receipt = self._send(self.reserve.stabilise, sender=self.keeper)
+        receipt = self.send(self.reserve.stabilise, sender=self.keeper)
         kind, amount, out, target, pe = expected
         SEEN[kind] += 1
         assert receipt.return_value == amount
@@ -234,7 +215,7 @@ class StabiliserMachine(RuleBasedStateMachine):
     @invariant()
     def reserve_matches_model(self):
         """S4, S5, S6, C1 and the PE maths, against the model."""
-        self._sync()
+        self.sync()
         r, m = self.reserve, self.model
         # S6: balances move only by trades, inflows and slashing bookkeeping; the stake is never spent
         assert (r.stake(), r.free_balance(), r.inventory()) == (m.stake, m.free, m.inventory)
@@ -274,5 +255,6 @@ def test_stabiliser_invariants(machine_env, fuzz_settings):
     SEEN.clear()
     run_state_machine_as_test(StabiliserMachine, settings=fuzz_settings(max_examples=8, stateful_step_count=30))
     print(dict(SEEN))
-    # the fuzzer must have reached every branch the invariants talk about
-    assert SEEN["buy"] and SEEN["sell"] and SEEN["none"] and SEEN["slash"], dict(SEEN)
+    if fuzz_settings.reproducible:
+        # the default examples must reach every branch the invariants talk about
+        assert SEEN["buy"] and SEEN["sell"] and SEEN["none"] and SEEN["slash"], dict(SEEN)

@@ -168,6 +168,25 @@ def stabiliser_ops(deployer, guardian, merchant, payer, trader, keeper, listings
     return gas
 
 
+def timelock_ops(deployer, dao):
+    """schedule / execute of the same payload on ours and on OZ 4.9.6 TimelockController."""
+    usdc = deployer.deploy(project.TestStablecoin, "Test USD Coin", "USDC", 6)
+    zero, empty = "0x" + "00" * 20, b"\0" * 32
+    locks = {
+        "pst": deployer.deploy(project.Timelock, DAY, [dao], [zero], zero),
+        "oz": deployer.deploy(npm_contract("TimelockController"), DAY, [dao], [zero], zero),
+    }
+    usdc.faucet(dao, 1, sender=dao)  # the recipient already holds tokens in both runs
+    data = usdc.faucet.encode_input(dao.address, 1)
+    gas = {}
+    for name, lock in locks.items():
+        gas[f"{name}_schedule"] = lock.schedule(usdc, 0, data, empty, empty, DAY, sender=dao).gas_used
+    chain.pending_timestamp += DAY
+    for name, lock in locks.items():
+        gas[f"{name}_execute"] = lock.execute(usdc, 0, data, empty, empty, sender=dao).gas_used
+    return gas
+
+
 def main():
     deployer, guardian, merchant, payer, s1, s2 = accounts.test_accounts[:6]
     anchor = {}
@@ -177,6 +196,7 @@ def main():
     trader, keeper = accounts.test_accounts[6:8]
     alone = stabiliser_ops(deployer, guardian, merchant, payer, trader, keeper, listings=1)
     crowded = stabiliser_ops(deployer, guardian, merchant, payer, trader, keeper, listings=100)
+    lock = timelock_ops(deployer, accounts.test_accounts[8])
 
     table = Table()
     t = table.add
@@ -204,6 +224,10 @@ def main():
     for key, label in (("buy", "stabilise() buy"), ("sell", "stabilise() sell"), ("in_band", "stabilise() in band"),
                        ("update", "update()"), ("assess_hit", "assess() hit"), ("assess_miss", "assess() miss")):
         t(f"{label} with 100 listings", crowded[key], alone[key], f"{label}, 1 listing", "within 1%")
+    oz = "OZ 4.9.6 TimelockController"
+    t("Timelock.schedule (grace-period wrapper)", lock["pst_schedule"], lock["oz_schedule"], f"{oz}.schedule", "<= 1.0x",
+      "same payload: a token faucet call")
+    t("Timelock.execute (checks the grace period)", lock["pst_execute"], lock["oz_execute"], f"{oz}.execute", "<= 1.0x")
     client = networks.provider.web3.client_version
     table.write({"client": client, "chain_id": chain.chain_id})
     print(f"wrote {OUT / 'gas.md'} and {OUT / 'gas.json'}")

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from ape.api import AccountAPI
 
 from ape_pst_plugin import pe as pem
-from ape_pst_plugin.deployment import Listing, Protocol, create_listing
+from ape_pst_plugin.deployment import Listing, Protocol, create_listing, required_stake
 from ape_pst_plugin.uniswap import add_liquidity, swap_exact_in
 
 WAD = 10**18
@@ -124,7 +124,7 @@ def open_market(
     unit = 10 ** settlement.decimals()
     supply = 1_000_000 * WAD
     price = plan.pool_settlement * unit * WAD // plan.pool_tokens * 10 ** (18 - settlement.decimals())
-    stake = price * supply // WAD * 500 // 10_000 // 10 ** (18 - settlement.decimals())
+    stake = required_stake(supply, price, settlement.decimals())
     settlement.faucet(merchant, stake + plan.pool_settlement * unit, sender=merchant)
     listing = create_listing(
         protocol, admin, merchant=merchant, settlement=settlement, symbol=symbol, supply=supply,

@@ -70,6 +70,27 @@ def protocol(admin, guardian, uniswap):
 
 
 @pytest.fixture(scope="session")
+def safe_owners(accounts):
+    """The DAO Safe's three owners (2 of 3 sign); fresh keys, they only sign."""
+    owners = [accounts.generate_test_account() for _ in range(3)]
+    for owner in owners:
+        accounts.provider.set_balance(owner.address, 10**21)
+    return owners
+
+
+@pytest.fixture(scope="session")
+def governed(admin, uniswap, guardian, safe_owners):
+    """The protocol as `scripts/deploy.py` leaves it: a 2-of-3 Safe proposes to
+    the timelock (2-day delay), the timelock owns the factory, the deployer
+    keeps no role."""
+    from ape_pst_plugin.governance import deploy_governed_protocol
+
+    return deploy_governed_protocol(
+        admin, uniswap, owners=[o.address for o in safe_owners], threshold=2, min_delay=2 * 86_400, guardian=guardian
+    )
+
+
+@pytest.fixture(scope="session")
 def factory(protocol):
     return protocol.factory
 

@@ -1,0 +1,170 @@
+"""Governance from Python: the DAO Safe (Safe 1.4.1 from npm build artifacts),
+the `Timelock` it proposes to, and the hand-over of the protocol to them.
+
+The Safe holds the timelock's proposer and canceller roles; execution is
+open to anyone once an operation is ready. A change goes:
+Safe owners sign -> the Safe calls ``Timelock.schedule`` -> ``min_delay``
+passes -> anyone calls ``Timelock.execute`` (within the 14-day grace)."""
+
+from dataclasses import dataclass, field
+from typing import Sequence
+
+from ape.api import AccountAPI
+from ape.contracts import ContractInstance
+from eth_utils import to_checksum_address
+
+from ape_pst_plugin.deployment import ZERO, Protocol, deploy_protocol
+from ape_pst_plugin.npm import npm_contract
+from ape_pst_plugin.uniswap import Uniswap
+
+DAY = 86_400
+EMPTY = b"\0" * 32
+#: The spec's delay on public networks; `scripts/deploy.py` refuses less than a day there.
+PUBLIC_MIN_DELAY = 2 * DAY
+MIN_PUBLIC_DELAY = DAY
+
+
+@dataclass
+class Governance:
+    """The DAO Safe and the timelock it proposes to."""
+
+    safe: ContractInstance
+    timelock: ContractInstance
+    owners: list[str] = field(default_factory=list)
+    threshold: int = 0
+
+    @property
+    def min_delay(self) -> int:
+        return self.timelock.get_minimum_delay()
+
+
+def deploy_safe(deployer: AccountAPI, owners: Sequence[str], threshold: int, salt_nonce: int = 0) -> ContractInstance:
+    """A Safe 1.4.1 proxy with ``owners`` and ``threshold``, behind a fresh
+    singleton and proxy factory (the npm build artifacts)."""
+    if not 1 <= threshold <= len(owners):
+        raise ValueError(f"threshold {threshold} must be between 1 and the number of owners ({len(owners)})")
+    safe_type = npm_contract("Safe")
+    singleton = deployer.deploy(safe_type)
+    proxy_factory = deployer.deploy(npm_contract("SafeProxyFactory"))
+    setup = singleton.setup.encode_input(
+        [to_checksum_address(str(o)) for o in owners], threshold, ZERO, b"", ZERO, ZERO, 0, ZERO
+    )
+    receipt = proxy_factory.createProxyWithNonce(singleton, setup, salt_nonce, sender=deployer)
+    proxy = receipt.events.filter(proxy_factory.ProxyCreation)[0].proxy
+    return safe_type.at(proxy)
+
+
+def safe_signatures(safe: ContractInstance, to: str, data: bytes, signers: Sequence[AccountAPI], value: int = 0) -> bytes:
+    """Owners' ECDSA signatures of the Safe transaction ``to.call{value}(data)``
+    at the Safe's current nonce, concatenated in ascending owner order (as
+    ``checkNSignatures`` requires)."""
+    tx_hash = safe.getTransactionHash(to, value, data, 0, 0, 0, 0, ZERO, ZERO, safe.call_view_method("nonce"))  # `.nonce` is the account nonce in ape
+    ordered = sorted(signers, key=lambda account: int(account.address, 16))
+    blob = b""
+    for signer in ordered:
+        sig = signer.sign_raw_msghash(tx_hash)
+        # r and s as full 32-byte words: a leading zero byte must not be dropped
+        r, s = (int.from_bytes(bytes(part), "big").to_bytes(32, "big") for part in (sig.r, sig.s))
+        blob += r + s + bytes([sig.v])
+    return blob
+
+
+def safe_exec(
+    safe: ContractInstance, to: str, data: bytes, signers: Sequence[AccountAPI], *, sender: AccountAPI, value: int = 0
+):
+    """Has ``signers`` sign and ``sender`` submit a Safe transaction. With
+    ``safeTxGas`` and ``gasPrice`` zero the Safe reverts the whole
+    transaction ("GS013") when the inner call fails, so nothing half-happens."""
+    signatures = safe_signatures(safe, to, data, signers, value)
+    return safe.execTransaction(to, value, data, 0, 0, 0, 0, ZERO, ZERO, signatures, sender=sender)
+
+
+def deploy_timelock(deployer: AccountAPI, min_delay: int, proposer: str, admin: str = ZERO) -> ContractInstance:
+    """The `Timelock` with ``proposer`` (the Safe) as proposer and canceller
+    and execution open to anyone."""
+    from ape_pst_plugin.deployment import _containers
+
+    return deployer.deploy(_containers().Timelock, min_delay, [proposer], [ZERO], admin)
+
+
+def deploy_governed_protocol(
+    deployer: AccountAPI,
+    uniswap: Uniswap,
+    *,
+    owners: Sequence[str],
+    threshold: int,
+    min_delay: int,
+    guardian: str | None = None,
+) -> tuple[Protocol, Governance]:
+    """Deploys the Safe, the timelock and the protocol, makes the timelock the
+    factory's admin (and so the admin of every listing it creates), and
+    leaves the deployer with no role at all."""
+    safe = deploy_safe(deployer, owners, threshold)
+    timelock = deploy_timelock(deployer, min_delay, safe.address, admin=deployer.address)
+    protocol = deploy_protocol(deployer, uniswap, guardian=guardian)
+    protocol.factory.transfer_ownership(timelock, sender=deployer)
+    # the set-up admin role was only needed while wiring; nobody keeps it
+    timelock.renounceRole(timelock.DEFAULT_ADMIN_ROLE(), deployer, sender=deployer)
+    governance = Governance(safe=safe, timelock=timelock, owners=[str(o) for o in owners], threshold=threshold)
+    return protocol, governance
+
+
+def operation_id(governance: Governance, target: str, data: bytes, salt: bytes = EMPTY, value: int = 0) -> bytes:
+    return governance.timelock.hash_operation(target, value, data, EMPTY, salt)
+
+
+def propose(
+    governance: Governance,
+    target: str,
+    data: bytes,
+    signers: Sequence[AccountAPI],
+    *,
+    sender: AccountAPI,
+    salt: bytes = EMPTY,
+    delay: int | None = None,
+    value: int = 0,
+) -> bytes:
+    """The Safe schedules ``target.call(data)`` on the timelock; returns the
+    operation id."""
+    timelock = governance.timelock
+    delay = timelock.get_minimum_delay() if delay is None else delay
+    payload = timelock.schedule.encode_input(target, value, data, EMPTY, salt, delay)
+    safe_exec(governance.safe, timelock.address, payload, signers, sender=sender)
+    return operation_id(governance, target, data, salt, value)
+
+
+def propose_batch(
+    governance: Governance,
+    calls: Sequence[tuple[str, bytes]],
+    signers: Sequence[AccountAPI],
+    *,
+    sender: AccountAPI,
+    salt: bytes = EMPTY,
+    delay: int | None = None,
+) -> bytes:
+    """The Safe schedules several calls as one timelock operation."""
+    timelock = governance.timelock
+    delay = timelock.get_minimum_delay() if delay is None else delay
+    targets, payloads = [c[0] for c in calls], [c[1] for c in calls]
+    values = [0] * len(calls)
+    payload = timelock.schedule_batch.encode_input(targets, values, payloads, EMPTY, salt, delay)
+    safe_exec(governance.safe, timelock.address, payload, signers, sender=sender)
+    return timelock.hash_operation_batch(targets, values, payloads, EMPTY, salt)
+
+
+def cancel(governance: Governance, op_id: bytes, signers: Sequence[AccountAPI], *, sender: AccountAPI):
+    """The Safe cancels a pending operation."""
+    payload = governance.timelock.cancel.encode_input(op_id)
+    return safe_exec(governance.safe, governance.timelock.address, payload, signers, sender=sender)
+
+
+def execute(governance: Governance, target: str, data: bytes, *, sender: AccountAPI, salt: bytes = EMPTY, value: int = 0):
+    """Anyone executes a ready operation."""
+    return governance.timelock.execute(target, value, data, EMPTY, salt, sender=sender, value=value)
+
+
+def execute_batch(
+    governance: Governance, calls: Sequence[tuple[str, bytes]], *, sender: AccountAPI, salt: bytes = EMPTY
+):
+    targets, payloads = [c[0] for c in calls], [c[1] for c in calls]
+    return governance.timelock.execute_batch(targets, [0] * len(calls), payloads, EMPTY, salt, sender=sender)

@@ -8,6 +8,21 @@ from pydantic_settings import SettingsConfigDict
 CONFIG_KEY = "pst"
 
 
+class NetworkAddresses(PluginConfig):
+    """Addresses on one network. Any left empty is taken from the record
+    ``ape pst deploy`` writes (``.build/pst/deployments.json``) or, for
+    Uniswap, deployed by ``ape pst deploy``."""
+
+    uniswap_factory: str | None = None
+    uniswap_router: str | None = None
+    settlement: str | None = None
+    """The default settlement token for new listings (e.g. USDC)."""
+    factory: str | None = None
+    """A deployed ``ListingFactory``."""
+    timelock: str | None = None
+    safe: str | None = None
+
+
 class PstConfig(PluginConfig):
     """Protocol defaults. Every field can also be set from the environment
     with the ``APE_PST_`` prefix, e.g. ``APE_PST_SHARE_BPS=1500``."""
@@ -27,5 +42,8 @@ class PstConfig(PluginConfig):
     node_modules: str = "node_modules"
     """Where the npm build artifacts of the peer contracts are, relative to
     the project root."""
+
+    deployments: dict[str, dict[str, NetworkAddresses]] = {}
+    """Per ecosystem and network, e.g. ``deployments.ethereum.mainnet.uniswap_factory``."""
 
     model_config = SettingsConfigDict(extra="allow", env_prefix="APE_PST_")

@@ -24,6 +24,18 @@ PUBLIC_MIN_DELAY = 2 * DAY
 MIN_PUBLIC_DELAY = DAY
 
 
+def check_min_delay(min_delay: int, network) -> None:
+    """Refuses a timelock delay under a day anywhere but the local network
+    (forks included: they rehearse the real deployment)."""
+    if min_delay < 0:
+        raise ValueError("min_delay must not be negative")
+    if not network.is_local and min_delay < MIN_PUBLIC_DELAY:
+        raise ValueError(
+            f"min_delay {min_delay} s is under 1 day ({MIN_PUBLIC_DELAY} s): refused on {network.name}; "
+            f"the protocol asks for {PUBLIC_MIN_DELAY} s on public networks"
+        )
+
+
 @dataclass
 class Governance:
     """The DAO Safe and the timelock it proposes to."""

@@ -91,6 +91,25 @@ def governed(admin, uniswap, guardian, safe_owners):
 
 
 @pytest.fixture(scope="session")
+def governed_listing(governed, safe_owners, merchant, usdc, admin, chain):
+    """A listing created the governed way: the merchant approves the stake,
+    the Safe schedules `create_listing`, anyone executes after the delay."""
+    from ape_pst_plugin import governance as gov
+    from ape_pst_plugin.deployment import listing_at, required_stake
+
+    protocol, governance = governed
+    usdc.faucet(merchant, 10_000_000 * USDC, sender=merchant)
+    usdc.approve(protocol.factory, required_stake(10**6 * 10**18, 2 * 10**18, 6), sender=merchant)
+    data = protocol.factory.create_listing.encode_input(
+        "Governed Shop", "GOV", 10**6 * 10**18, 2 * 10**18, merchant, merchant, usdc, 0
+    )
+    gov.propose(governance, protocol.factory.address, data, safe_owners[:2], sender=safe_owners[0])
+    chain.pending_timestamp += 2 * 86_400
+    gov.execute(governance, protocol.factory.address, data, sender=admin)
+    return listing_at(protocol, protocol.factory.listing_count() - 1)
+
+
+@pytest.fixture(scope="session")
 def factory(protocol):
     return protocol.factory
 

@@ -5,7 +5,6 @@ import ape
 import pytest
 
 from ape_pst_plugin import governance as gov
-from ape_pst_plugin.deployment import listing_at, required_stake
 
 DAY = 86_400
 DELAY = 2 * DAY
@@ -13,22 +12,6 @@ GRACE = 14 * DAY
 USDC = 10**6
 WAD = 10**18
 OWNER_ERROR = "ownable: caller is not the owner"
-
-
-@pytest.fixture(scope="session")
-def governed_listing(governed, safe_owners, merchant, usdc, admin, chain):
-    """A listing created the governed way: the merchant approves the stake,
-    the Safe schedules `create_listing`, anyone executes after the delay."""
-    protocol, governance = governed
-    usdc.faucet(merchant, 10_000_000 * USDC, sender=merchant)
-    usdc.approve(protocol.factory, required_stake(10**6 * WAD, 2 * WAD, 6), sender=merchant)
-    data = protocol.factory.create_listing.encode_input(
-        "Governed Shop", "GOV", 10**6 * WAD, 2 * WAD, merchant, merchant, usdc, 0
-    )
-    gov.propose(governance, protocol.factory.address, data, safe_owners[:2], sender=safe_owners[0])
-    chain.pending_timestamp += DELAY
-    gov.execute(governance, protocol.factory.address, data, sender=admin)
-    return listing_at(protocol, protocol.factory.listing_count() - 1)
 
 
 def _later(chain, seconds):

@@ -154,7 +154,9 @@ class StabiliserMachine(ChainMachine):
     Configure a subclass with ``params`` (:class:`StabiliserParams`). It is
     network-agnostic: Uniswap, the settlement token and the listing come from
     the :class:`Market` handed to :meth:`prepare`. The settlement token needs
-    ``faucet(to, amount)`` (like the plugin's ``TestStablecoin``)."""
+    ``faucet(to, amount)`` (like the plugin's ``TestStablecoin``). The
+    listing must have no stakers: the model credits the holders' share of
+    revenue, and slashed stake, to the reserve's free balance."""
 
     params: ClassVar[StabiliserParams] = StabiliserParams()
     env: ClassVar[StabiliserEnv | None] = None

@@ -40,11 +40,6 @@ def markets(market, market18, admin, payer, chain):
     return {6: market, 18: market18}
 
 
-def _reserves(m):
-    r_token, r_settlement = m.reserves()
-    return r_token, r_settlement
-
-
 @settings(max_examples=24, deadline=None, derandomize=True, database=None, suppress_health_check=list(HealthCheck))
 @given(
     decimals=st.sampled_from([6, 18]),
@@ -59,7 +54,7 @@ def _compare(markets, chain, payer, compared, decimals, sell, frac, revenue, wai
     snapshot = chain.snapshot()
     try:
         # the pool state: one trade of the drawn size
-        r_token, r_settlement = _reserves(m)
+        r_token, r_settlement = m.reserves()
         amount = int((r_token if sell else r_settlement) * frac)
         if amount:
             (m.sell_tokens if sell else m.buy_tokens)(amount)
@@ -70,7 +65,7 @@ def _compare(markets, chain, payer, compared, decimals, sell, frac, revenue, wai
         m.settle()  # the TWAP catches up with the spot
 
         oracle, reserve, router = m.oracle, m.reserve, m.listing.router
-        r_token, r_settlement = _reserves(m)
+        r_token, r_settlement = m.reserves()
         assert oracle.spot_price() == pem.spot_price(r_token, r_settlement, decimals)
         # the newest observation's EPS, recomputed from the router's record and the supply
         observed = oracle.last_observed()

@@ -1,7 +1,10 @@
 """Deploy the PST protocol and create listings from Python (tests, scripts,
 the demo and the benchmark all go through here)."""
 
+import hashlib
 from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
 
 from ape.api import AccountAPI
 from ape.contracts import ContractInstance
@@ -17,10 +20,40 @@ ZERO = "0x0000000000000000000000000000000000000000"
 BLUEPRINTS = ("ListingToken", "RevenueRouter", "RevenueStaking", "PEOracle", "Reserve")
 
 
+#: The Vyper sources shipped with the plugin (package data).
+CONTRACTS_DIR = Path(__file__).resolve().parent / "contracts"
+
+
 def _containers():
+    """The project whose contract containers deploy the protocol.
+
+    Inside this repository that is ``ape.project`` (its ``contracts_folder``
+    is the plugin's contracts folder). In any other Ape project it is the
+    plugin package itself, loaded as a second Ape project and compiled by
+    ape-vyper with the installed Vyper, offline; its build manifest lives in
+    Ape's data folder, not in site-packages (which may be read-only)."""
     from ape import project
 
-    return project
+    try:
+        if Path(project.contracts_folder).resolve() == CONTRACTS_DIR:
+            return project
+    except Exception:  # noqa: BLE001 - no local project (e.g. a bare script): use the package
+        pass
+    return _package_project()
+
+
+@cache
+def _package_project():
+    from ape import Project, config
+
+    # one manifest per plugin location, so two checkouts never share a stale build
+    key = hashlib.sha1(str(CONTRACTS_DIR).encode()).hexdigest()[:12]
+    manifest = Path(config.DATA_FOLDER) / "pst" / key / "__local__.json"
+    return Project(
+        CONTRACTS_DIR.parent,
+        manifest_path=manifest,
+        config_override={"name": "ape-pst-contracts", "contracts_folder": "contracts", "vyper": {"version": "0.4.3"}},
+    )
 
 
 @dataclass
@@ -51,8 +84,24 @@ class Listing:
 def deploy_protocol(deployer: AccountAPI, uniswap: Uniswap, guardian: str | None = None) -> Protocol:
     """Declares the listing blueprints (EIP-5202) and deploys the factory,
     owned by ``deployer`` (governance hands it to the timelock)."""
+    return deploy_protocol_with(deployer, uniswap, guardian)
+
+
+def deploy_protocol_with(
+    deployer: AccountAPI, uniswap: Uniswap, guardian: str | None = None, overrides: dict | None = None
+) -> Protocol:
+    """:func:`deploy_protocol`, with some listing blueprints replaced by
+    other containers with the same constructor, e.g.
+    ``{"Reserve": project.MyReserve}`` to run the invariant machines
+    against a variant of the stabiliser."""
     project = _containers()
-    blueprints = {name: deployer.declare(getattr(project, name)).contract_address for name in BLUEPRINTS}
+    overrides = overrides or {}
+    unknown = set(overrides) - set(BLUEPRINTS)
+    if unknown:
+        raise KeyError(f"not a listing blueprint: {', '.join(sorted(unknown))}; blueprints: {', '.join(BLUEPRINTS)}")
+    blueprints = {
+        name: deployer.declare(overrides.get(name) or getattr(project, name)).contract_address for name in BLUEPRINTS
+    }
     factory = deployer.deploy(
         project.ListingFactory,
         uniswap.factory,

@@ -1,2 +1,140 @@
-"""pytest plugin (entry point ``pytest11``): fixtures for projects that use
-the PST protocol from ``ape test``. Filled in by issue 5."""
+"""pytest plugin (entry point ``pytest11``): fixtures for any Ape project that
+tests against the PST protocol with ``ape test``.
+
+Every fixture is named ``pst`` or ``pst_*`` so it cannot shadow a project's
+own fixtures. The protocol is deployed once per session; ape's isolation
+(a chain snapshot around every test) gives each test a fresh copy.
+
+==================  =========  =====================================================
+fixture             scope      what
+==================  =========  =====================================================
+``pst_accounts``    session    fresh funded accounts: admin, guardian, merchant,
+                               payer, trader, keeper (not your ``accounts[i]``)
+``pst_uniswap``     session    Uniswap V2 (WETH9, factory, Router02) deployed from the
+                               npm build artifacts; override to use a deployed one
+``pst_settlement``  session    a 6-decimal ``TestStablecoin`` with ``faucet(to, amount)``
+``pst_blueprints``  session    ``{}``; override with e.g. ``{"Reserve": project.MyReserve}``
+                               to deploy listings with your own contract variant
+``pst``             session    the protocol (:class:`ape_pst_plugin.deployment.Protocol`)
+``pst_listing``     function   factory: ``pst_listing(plan=None, symbol=None)`` opens a
+                               listing with a seeded Uniswap V2 pool, 30 days of revenue,
+                               a funded reserve and a fresh TWAP
+                               (:class:`ape_pst_plugin.market.Market`)
+``pst_stabiliser``  function   runner: ``pst_stabiliser(MachineClass, max_examples=5,
+                               stateful_step_count=20)`` runs a
+                               :class:`ape_pst_plugin.testing.StabiliserMachine` subclass
+                               on a new listing opened with its ``params``
+==================  =========  =====================================================
+
+The npm artifacts are read from the ``pst.node_modules`` folder of your
+``ape-config.yaml`` (relative to the project, or absolute).
+"""
+
+import itertools
+import os
+from dataclasses import dataclass
+
+import pytest
+
+# a failing machine step should say which values differed, as in a test module
+pytest.register_assert_rewrite("ape_pst_plugin.testing", "ape_pst_plugin.stabiliser_model")
+
+from ape_pst_plugin.deployment import Protocol, _containers, deploy_protocol_with  # noqa: E402
+from ape_pst_plugin.market import Market, MarketPlan, open_market  # noqa: E402
+from ape_pst_plugin.testing import StabiliserMachine, fuzz_settings  # noqa: E402
+from ape_pst_plugin.uniswap import deploy_uniswap  # noqa: E402
+
+ETHER = 10**18
+
+
+@dataclass
+class PstAccounts:
+    """The protocol's actors in the plugin's fixtures."""
+
+    admin: object
+    guardian: object
+    merchant: object
+    payer: object
+    trader: object
+    keeper: object
+
+
+@pytest.fixture(scope="session")
+def pst_accounts(accounts, networks):
+    """Fresh test accounts, funded with 1,000 ether each. Fresh, so the
+    fixtures never move your own ``accounts[i]``'s nonces or balances."""
+
+    def fresh():
+        account = accounts.generate_test_account()
+        networks.provider.set_balance(account.address, 1_000 * ETHER)
+        return account
+
+    return PstAccounts(*(fresh() for _ in range(6)))
+
+
+@pytest.fixture(scope="session")
+def pst_uniswap(pst_accounts):
+    """Uniswap V2 from its npm build artifacts (override this fixture to
+    connect to an existing deployment, e.g. with
+    :func:`ape_pst_plugin.uniswap.connect_uniswap` on a fork)."""
+    return deploy_uniswap(pst_accounts.admin)
+
+
+@pytest.fixture(scope="session")
+def pst_settlement(pst_accounts):
+    """The settlement token: a 6-decimal stablecoin with ``faucet(to, amount)``."""
+    return pst_accounts.admin.deploy(_containers().TestStablecoin, "Test USD Coin", "USDC", 6)
+
+
+@pytest.fixture(scope="session")
+def pst_blueprints():
+    """Listing blueprints to replace (name -> contract container); none by default."""
+    return {}
+
+
+@pytest.fixture(scope="session")
+def pst(pst_accounts, pst_uniswap, pst_blueprints) -> Protocol:
+    """The PST protocol: listing blueprints and the factory, owned by
+    ``pst_accounts.admin``, guardian ``pst_accounts.guardian``."""
+    return deploy_protocol_with(
+        pst_accounts.admin, pst_uniswap, guardian=pst_accounts.guardian, overrides=pst_blueprints
+    )
+
+
+@pytest.fixture
+def pst_listing(chain, pst, pst_accounts, pst_settlement):
+    """Factory: ``pst_listing(plan=None, symbol=None) -> Market``. Each call
+    creates a listing (1,000,000 tokens, 10% to its reserve) and opens its
+    market as ``plan`` (:class:`MarketPlan`) says: pool depth, 30 days of
+    revenue that put the PE at ``plan.target_pe``, the reserve's float."""
+    symbols = (f"PST{i}" for i in itertools.count())
+    a = pst_accounts
+
+    def make(plan: MarketPlan | None = None, symbol: str | None = None) -> Market:
+        return open_market(
+            chain, pst, a.admin, a.merchant, a.payer, a.trader, a.keeper, pst_settlement,
+            plan=plan, symbol=symbol or next(symbols),
+        )
+
+    return make
+
+
+@pytest.fixture
+def pst_stabiliser(pst_listing, pst_accounts):
+    """Runner: ``pst_stabiliser(machine, max_examples=5, stateful_step_count=20,
+    **hypothesis_settings) -> Counter`` opens a listing with
+    ``machine.params.plan``, prepares it (band, limits, manipulator) and runs
+    the machine; returns what it exercised (``seen["buy"]``, ...).
+    ``PST_FUZZ_SCALE=N`` runs N times the examples, ``PST_FUZZ_RANDOM=1``
+    draws new ones instead of the reproducible default."""
+
+    def run(machine: type[StabiliserMachine], max_examples: int = 5, stateful_step_count: int = 20, **overrides):
+        market = pst_listing(plan=machine.params.plan)
+        a = pst_accounts
+        env = machine.prepare(market, admin=a.admin, merchant=a.merchant, payer=a.payer)
+        # the same knobs as this repository's own machines: more examples, or fresh ones
+        scale = float(os.environ.get("PST_FUZZ_SCALE", "1"))
+        overrides.setdefault("derandomize", os.environ.get("PST_FUZZ_RANDOM", "") in ("", "0"))
+        return machine.run(env, fuzz_settings(max(1, int(max_examples * scale)), stateful_step_count, **overrides))
+
+    return run

@@ -1,6 +1,44 @@
-"""Helpers for hypothesis state machines that drive a real chain."""
+"""Hypothesis helpers for testing the PST protocol on a real chain.
 
-from hypothesis.stateful import RuleBasedStateMachine
+- :class:`ChainMachine`: a ``RuleBasedStateMachine`` with its own clock on an
+  Ape test chain (snapshot per example).
+- Strategies for the actors of a listing's market: :data:`trade_sides`,
+  :data:`trade_sizes`, :data:`revenue_amounts`, :data:`time_jumps`,
+  :data:`keeper_lags`, :data:`retry_delays`, :data:`shock_sizes`,
+  :data:`manipulation_sizes`.
+- :class:`StabiliserMachine`: checks S1-S7 and C1 of PROTOCOL.md after every
+  step against :class:`ape_pst_plugin.stabiliser_model.StabiliserModel`,
+  to the wei. Subclass it with your own :class:`StabiliserParams`::
+
+      class WideBand(StabiliserMachine):
+          params = StabiliserParams(pe_low=5 * WAD, pe_high=20 * WAD)
+
+      def test_wide_band(pst_stabiliser):   # fixture of ape_pst_plugin.pytest_plugin
+          seen = pst_stabiliser(WideBand, max_examples=5, stateful_step_count=20)
+
+  or, without the fixtures, ``WideBand.run(WideBand.prepare(market, ...))``
+  with a market from :func:`ape_pst_plugin.market.open_market`.
+"""
+
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import pytest
+from ape.exceptions import ContractLogicError
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
+
+from ape_pst_plugin import pe as pem
+from ape_pst_plugin.market import Market, MarketPlan
+from ape_pst_plugin.stabiliser_model import DAY, MAX_MISSES, PERIOD, SLASH_BPS, Observation, StabiliserModel
+
+WAD = 10**18
+ORDER = b"\x09" * 32
+#: Revenue amounts are drawn in millionths of a settlement unit, then scaled to the token's decimals.
+MICRO = 10**6
 
 
 class ChainMachine(RuleBasedStateMachine):
@@ -34,3 +72,350 @@ class ChainMachine(RuleBasedStateMachine):
             self.chain.pending_timestamp = self.now
             self.chain.mine()
             self.head = self.now
+
+
+# --- strategies --------------------------------------------------------------------
+#: Trader direction: True sells tokens into the pool, False buys them.
+trade_sides = st.booleans()
+#: Trade size as a fraction of the pool's input reserve: small nudges and big moves.
+trade_sizes = st.one_of(st.floats(0.001, 0.05), st.floats(0.05, 0.6))
+#: One payment through the revenue router, in millionths of a settlement unit (1 to 60,000 units).
+revenue_amounts = st.one_of(st.integers(MICRO, 5_000 * MICRO), st.integers(5_000 * MICRO, 60_000 * MICRO))
+#: Time passing between actions: minutes, hours, days to two weeks.
+time_jumps = st.one_of(st.integers(60, 3_600), st.integers(3_600, DAY), st.integers(DAY, 14 * DAY))
+#: How late a keeper's second oracle update comes after the TWAP window, seconds.
+keeper_lags = st.integers(0, 600)
+#: A keeper retrying stabilise() this many seconds later (maybe inside the cooldown).
+retry_delays = st.integers(0, 7_200)
+#: A sell-off or mania: a fraction of the pool's input reserve traded at once.
+shock_sizes = st.floats(0.05, 0.6)
+#: A same-block manipulation: a fraction of the pool's input reserve moved and moved back.
+manipulation_sizes = st.floats(0.05, 0.9)
+
+
+@dataclass(frozen=True)
+class StabiliserParams:
+    """What a :class:`StabiliserMachine` subclass runs against.
+
+    Amounts are whole settlement units unless said otherwise; PE values are
+    wad (``8 * 10**18`` is a PE of 8)."""
+
+    pe_low: int = 8 * WAD
+    pe_high: int = 15 * WAD
+    capacity_bps: int = 1_000
+    cooldown: int = 3_600
+    max_slippage_bps: int = 100
+    revenue_target: int = 12_000
+    """Gross revenue per 30-day period the merchant commits to (misses are slashed)."""
+    revenue_scale: int = 1
+    """Multiplies every drawn payment (1 to 60,000 units): scale it with your pool."""
+    manipulator_tokens: int = 400_000
+    """Whole listing tokens given to the same-block manipulator (at most what the merchant holds)."""
+    plan: MarketPlan = field(default_factory=MarketPlan)
+    """Pool depth, history revenue (the starting PE) and reserve float; see :class:`MarketPlan`."""
+
+
+@dataclass
+class StabiliserEnv:
+    """A prepared market for :meth:`StabiliserMachine.run`."""
+
+    chain: Any
+    market: Market
+    manipulator: Any
+    admin: Any
+    payer: Any
+
+
+def fuzz_settings(max_examples: int, stateful_step_count: int, *, derandomize: bool = True, **overrides) -> settings:
+    """Hypothesis settings for a machine on a chain: no deadline, no health
+    checks (every example restores a chain snapshot, examples are slow by
+    nature), derandomized (reproducible) unless told otherwise."""
+    values = dict(
+        max_examples=max_examples,
+        stateful_step_count=stateful_step_count,
+        deadline=None,
+        derandomize=derandomize,
+        database=None if derandomize else settings.default.database,
+        suppress_health_check=list(HealthCheck),
+    )
+    values.update(overrides)
+    return settings(**values)
+
+
+class StabiliserMachine(ChainMachine):
+    """S1-S7 and C1 of PROTOCOL.md on one listing with a real Uniswap V2 pair.
+
+    Rules: traders of random size, revenue, keeper update()/stabilise()/
+    assess() calls and retries, sell-offs and manias, same-block spot
+    manipulation through ``SpotManipulator``, time jumps of a minute to two
+    weeks. After every step every balance, window, observation, TWAP, EPS,
+    trade amount and revert reason must equal the model's, to the wei.
+
+    Configure a subclass with ``params`` (:class:`StabiliserParams`). It is
+    network-agnostic: Uniswap, the settlement token and the listing come from
+    the :class:`Market` handed to :meth:`prepare`. The settlement token needs
+    ``faucet(to, amount)`` (like the plugin's ``TestStablecoin``). The
+    listing must have no stakers: the model credits the holders' share of
+    revenue, and slashed stake, to the reserve's free balance."""
+
+    params: ClassVar[StabiliserParams] = StabiliserParams()
+    env: ClassVar[StabiliserEnv | None] = None
+    #: What the last :meth:`run` exercised (buys, sells, in-band calls, slashes, revert reasons...).
+    seen: ClassVar[Counter] = Counter()
+
+    # --- running -------------------------------------------------------------------
+    @classmethod
+    def prepare(cls, market: Market, *, admin, merchant, payer, deployer=None) -> StabiliserEnv:
+        """Applies ``params`` (band, limits) to ``market``'s reserve and deploys
+        and funds the manipulator. ``admin`` owns the listing's setters;
+        ``deployer`` (default: a fresh funded test account) deploys the
+        manipulator: snapshots rewind nonces, a shared account could reuse an
+        address ape cached another contract type for."""
+        from ape import accounts, networks  # noqa: F401 - the managers, not the pytest fixtures
+
+        from ape_pst_plugin.deployment import _containers
+
+        p, reserve = cls.params, market.reserve
+        # only touch what differs: the default machine runs on the contracts' defaults
+        if (reserve.pe_low(), reserve.pe_high()) != (p.pe_low, p.pe_high):
+            reserve.set_band(p.pe_low, p.pe_high, sender=admin)
+        limits = (p.capacity_bps, p.cooldown, p.max_slippage_bps)
+        if (reserve.capacity_bps(), reserve.cooldown(), reserve.max_slippage_bps()) != limits:
+            reserve.set_limits(*limits, sender=admin)
+        if deployer is None:
+            deployer = accounts.test_accounts.generate_test_account()
+            networks.provider.set_balance(deployer.address, 10**21)
+        manipulator = deployer.deploy(_containers().SpotManipulator, market.pair, reserve)
+        tokens = min(p.manipulator_tokens * WAD, market.token.balanceOf(merchant))
+        market.token.transfer(manipulator, tokens, sender=merchant)
+        unit = 10**market.decimals
+        market.usdc.faucet(manipulator, 10**9 * unit, sender=admin)
+        market.usdc.faucet(payer, 10**9 * unit * p.revenue_scale, sender=admin)
+        return StabiliserEnv(chain=market.chain, market=market, manipulator=manipulator, admin=admin, payer=payer)
+
+    @classmethod
+    def run(cls, env: StabiliserEnv, run_settings: settings | None = None) -> Counter:
+        """Runs the machine on ``env`` (default settings: 8 examples of 30
+        steps, derandomized); returns :attr:`seen`."""
+        cls.env = env
+        cls.seen = Counter()
+        run_state_machine_as_test(cls, settings=run_settings or fuzz_settings(8, 30))
+        return cls.seen
+
+    def __init__(self):
+        e = type(self).env
+        if e is None:
+            raise RuntimeError(f"{type(self).__name__}.run(env) sets the environment; see prepare()")
+        super().__init__(e.chain)
+        self.market, self.manipulator = e.market, e.manipulator
+        m = self.market
+        self.reserve, self.oracle, self.pair, self.router = m.reserve, m.oracle, m.pair, m.listing.router
+        self.token, self.usdc, self.trader, self.keeper, self.payer = m.token, m.usdc, m.trader, m.keeper, e.payer
+        self.decimals = m.decimals
+        self.token_is_0 = self.pair.token0() == self.token.address
+        target = self.params.revenue_target * 10**self.decimals
+        r = self.reserve
+        self.model = StabiliserModel(
+            start=self.router.START(), decimals=self.decimals, supply=self.token.totalSupply(),
+            inventory=r.inventory(), stake=r.stake(), free=r.free_balance(), pe_low=r.pe_low(),
+            pe_high=r.pe_high(), capacity_bps=r.capacity_bps(), cooldown=r.cooldown(),
+            max_slippage_bps=r.max_slippage_bps(), twap_window=self.oracle.twap_window(),
+            max_age=self.oracle.max_age(), revenue_target=target, share_bps=self.router.share_bps(),
+        )
+        r.set_revenue_target(target, sender=e.admin)
+        self.head = self.chain.blocks.head.timestamp
+        self.now = self.head
+        share = self.model.share_bps
+        self.model.payments = [(ts, gross, gross * share // 10_000) for ts, gross in m.history]
+        o = self.oracle
+        self.model.last = Observation(o.last_observed(), o.last_cumulative(), o.twap_snapshot(), o.eps_snapshot())
+
+    def _pool(self):
+        """(r_token, r_settlement, cumulative price of the token at self.now), from the pair."""
+        r0, r1, t = self.pair.getReserves()
+        r_token, r_settlement = (r0, r1) if self.token_is_0 else (r1, r0)
+        last = self.pair.price0CumulativeLast() if self.token_is_0 else self.pair.price1CumulativeLast()
+        return r_token, r_settlement, pem.cumulative_price(last, r_token, r_settlement, t, self.now)
+
+    def _spot(self):
+        r_token, r_settlement, _ = self._pool()
+        return pem.spot_price(r_token, r_settlement, self.decimals)
+
+    # --- actors -------------------------------------------------------------------
+    @rule(sell=trade_sides, frac=trade_sizes)
+    def trade(self, sell, frac):
+        r_token, r_settlement, _ = self._pool()
+        if sell:
+            amount = min(int(r_token * frac), self.token.balanceOf(self.trader))
+            token_in, token_out = self.token, self.usdc
+        else:
+            amount = int(r_settlement * frac)
+            token_in, token_out = self.usdc, self.token
+        if amount == 0:
+            return
+        self.send(token_in.approve, self.market.uniswap.router, amount, sender=self.trader)
+        self.send(self.market.uniswap.router.swapExactTokensForTokens, amount, 0, [token_in, token_out],
+                  self.trader, 2**64, sender=self.trader)
+
+    @rule(gross=revenue_amounts)
+    def pay(self, gross):
+        gross = max(1, gross * 10**self.decimals // MICRO) * self.params.revenue_scale
+        self.send(self.router.pay, ORDER, gross, sender=self.payer)
+        self.model.pay(self.now, gross)
+
+    @rule()
+    def update(self):
+        _, _, cumulative = self._pool()
+        receipt = self.send(self.oracle.update, sender=self.keeper)
+        assert receipt.return_value == self.model.update(self.now, cumulative)
+
+    @rule(lag=keeper_lags)
+    def keeper_round(self, lag):
+        """What a punctual keeper does: observe, wait a TWAP window, observe, stabilise."""
+        self.update()
+        self.now += self.model.twap_window + lag
+        self.update()
+        self.stabilise()
+
+    @rule(frac=shock_sizes, lag=keeper_lags)
+    def selloff(self, frac, lag):
+        """Panic selling, then the keeper's round."""
+        self.trade(True, frac)
+        self.keeper_round(lag)
+
+    @rule(frac=shock_sizes, lag=keeper_lags)
+    def mania(self, frac, lag):
+        """FOMO buying, then the keeper's round."""
+        self.trade(False, frac)
+        self.keeper_round(lag)
+
+    @rule(dt=retry_delays)
+    def retry(self, dt):
+        """A keeper trying again soon after, maybe inside the cooldown."""
+        self.now += dt
+        self.stabilise()
+
+    @rule()
+    def stabilise(self):
+        self.sync()
+        r_token, r_settlement, _ = self._pool()
+        self._stabilise_and_check(r_token, r_settlement, spot_before=self._spot())
+
+    @rule(dump=st.booleans(), frac=manipulation_sizes)
+    def manipulate(self, dump, frac):
+        """S7: move the spot inside the block, stabilise, move it back (one transaction)."""
+        self.sync()
+        r_token, r_settlement, _ = self._pool()
+        if dump:
+            amount, token_in = min(int(r_token * frac), self.token.balanceOf(self.manipulator)), self.token
+            out = pem.amount_out(amount, r_token, r_settlement)
+            seen = (r_token + amount, r_settlement - out)
+        else:
+            amount, token_in = int(r_settlement * frac), self.usdc
+            out = pem.amount_out(amount, r_settlement, r_token)
+            seen = (r_token - out, r_settlement + amount)
+        try:
+            expected = self.model.stabilise(self.now, *seen)
+        except ValueError:
+            expected = None
+        receipt = self.send(self.manipulator.attack, token_in, amount, sender=self.trader)
+        [event] = receipt.events.filter(self.manipulator.Attack)
+        if expected is None:
+            assert not event.stabilise_succeeded
+            return
+        assert event.stabilise_succeeded and event.traded == expected[1]
+        self.seen[f"manipulated {expected[0]}"] += 1
+        # the decision is the TWAP's: in band nothing trades, whatever the spot did
+        twap_pe = expected[4]
+        if self.model.pe_low <= twap_pe <= self.model.pe_high:
+            assert event.traded == 0
+        if expected[0] == "buy":
+            assert receipt.events.filter(self.reserve.Bought) and twap_pe < self.model.pe_low
+        if expected[0] == "sell":
+            assert receipt.events.filter(self.reserve.Sold) and twap_pe > self.model.pe_high
+
+    @rule()
+    def assess(self):
+        self.sync()
+        stake, misses = self.model.stake, self.model.misses
+        try:
+            expected = self.model.assess(self.now)
+        except ValueError as err:
+            with pytest.raises(ContractLogicError, match=re.escape(str(err))):
+                self.send(self.reserve.assess, sender=self.keeper)
+            return
+        receipt = self.send(self.reserve.assess, sender=self.keeper)
+        assert receipt.return_value == expected
+        self.seen["slash" if expected else "assessed"] += 1
+        # C1: at most SLASH_BPS per miss, everything exactly at the MAX_MISSES-th miss in a row
+        if self.model.defaulted:
+            assert misses + 1 == MAX_MISSES and expected == stake
+        else:
+            assert expected <= stake * SLASH_BPS // 10_000
+        assert self.reserve.stake() == stake - expected >= 0
+        assert self.reserve.defaulted() == (self.model.misses >= MAX_MISSES)
+
+    @rule()
+    def quiet_period(self):
+        """A whole period passes without revenue, then the keeper assesses."""
+        self.now += PERIOD
+        self.assess()
+
+    @rule(dt=time_jumps)
+    def wait(self, dt):
+        self.now += dt
+
+    # --- checks -------------------------------------------------------------------
+    def _stabilise_and_check(self, r_token, r_settlement, spot_before):
+        try:
+            expected = self.model.stabilise(self.now, r_token, r_settlement)
+        except ValueError as err:
+            self.seen[str(err)] += 1
+            with pytest.raises(ContractLogicError, match=re.escape(str(err))):
+                self.send(self.reserve.stabilise, sender=self.keeper)
+            return
+        receipt = self.send(self.reserve.stabilise, sender=self.keeper)
+        kind, amount, out, target, pe = expected
+        self.seen[kind] += 1
+        assert receipt.return_value == amount
+        spot = self._spot()
+        if kind == "none":
+            assert not receipt.events  # S1: in band, nothing happens
+            assert spot == spot_before
+            return
+        [event] = receipt.events.filter(self.reserve.Bought if kind == "buy" else self.reserve.Sold)
+        assert (event.received, event.target_price, event.pe) == (out, target, pe)
+        if kind == "buy":
+            assert pe < self.model.pe_low  # S1
+            assert spot_before <= spot <= target + 1  # S3 direction, S2 no overshoot
+        else:
+            assert pe > self.model.pe_high
+            assert target - 1 <= spot <= spot_before
+
+    @invariant()
+    def reserve_matches_model(self):
+        """S4, S5, S6, C1 and the PE maths, against the model."""
+        self.sync()
+        r, m = self.reserve, self.model
+        # S6: balances move only by trades, inflows and slashing bookkeeping; the stake is never spent
+        assert (r.stake(), r.free_balance(), r.inventory()) == (m.stake, m.free, m.inventory)
+        assert self.usdc.balanceOf(r) == m.stake + m.free
+        # S4: capacity per epoch
+        for window, expected in ((r.buy_window(), m.buy_window), (r.sell_window(), m.sell_window)):
+            assert tuple(window) == expected and window[2] <= window[1]
+        # S5: cooldown between trades
+        times = [t for t, _, _ in m.trades]
+        assert all(b - a >= m.cooldown for a, b in zip(times, times[1:]))
+        assert r.last_trade() == m.last_trade
+        # C1 bookkeeping
+        assert (r.next_period(), r.consecutive_misses(), r.defaulted()) == (m.next_period, m.misses, m.defaulted)
+        # the oracle's maths agrees with the model to the wei
+        assert (self.oracle.last_observed(), self.oracle.last_cumulative()) == (m.last.timestamp, m.last.cumulative)
+        assert (self.oracle.twap_snapshot(), self.oracle.eps_snapshot()) == (m.last.twap, m.last.eps)
+        try:
+            twap = m.twap(self.now)
+        except ValueError as err:
+            with pytest.raises(ContractLogicError, match=re.escape(str(err))):
+                self.oracle.twap_price()
+        else:
+            assert self.oracle.twap_price() == twap

@@ -1,9 +1,9 @@
 import os
 
 import pytest
-from hypothesis import HealthCheck, settings
 
 from ape_pst_plugin.deployment import create_listing, deploy_protocol
+from ape_pst_plugin.testing import fuzz_settings as plugin_fuzz_settings
 from ape_pst_plugin.uniswap import deploy_uniswap
 
 USDC = 10**6
@@ -161,14 +161,8 @@ def fuzz_settings():
     randomize = os.environ.get("PST_FUZZ_RANDOM", "") not in ("", "0")
 
     def make(max_examples, stateful_step_count):
-        return settings(
-            max_examples=max(1, int(max_examples * scale)),
-            stateful_step_count=stateful_step_count,
-            deadline=None,
-            derandomize=not randomize,
-            database=None if not randomize else settings.default.database,
-            # every example restores a chain snapshot; examples are slow by nature
-            suppress_health_check=list(HealthCheck),
+        return plugin_fuzz_settings(
+            max(1, int(max_examples * scale)), stateful_step_count, derandomize=not randomize
         )
 
     # the default run draws the same examples every time: coverage of rare branches can be asserted

@@ -1,6 +1,7 @@
 """A Python model of one listing's oracle and reserve, built only from
-PROTOCOL.md and ape_pst_plugin.pe: it predicts every stabilise(), update()
-and assess() outcome, to the wei, from what it saw happen."""
+PROTOCOL.md and :mod:`ape_pst_plugin.pe`: it predicts every stabilise(),
+update() and assess() outcome, to the wei, from what it saw happen.
+:class:`ape_pst_plugin.testing.StabiliserMachine` checks the chain against it."""
 
 from dataclasses import dataclass, field
 

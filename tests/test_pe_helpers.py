@@ -1,0 +1,120 @@
+"""ape_pst_plugin.pe against the deployed contracts: hypothesis draws the pool
+state (a trade of any size either way), fresh revenue and a wait; the
+oracle's views and the reserve's actual trade must equal the pure Python
+helpers to the wei, for a 6- and an 18-decimal settlement token."""
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from ape_pst_plugin import pe as pem
+from ape_pst_plugin.market import MarketPlan, open_market
+
+WAD = 10**18
+DAY = 86_400
+
+
+@pytest.fixture(scope="module")
+def market18(chain, protocol, admin, merchant, payer, trader, keeper, accounts, networks, project):
+    """A second market settled in an 18-decimal stablecoin (decimal normalisation)."""
+    minter = accounts.generate_test_account()  # fresh: snapshots rewind nonces
+    networks.provider.set_balance(minter.address, 10**21)
+    dai = minter.deploy(project.TestStablecoin, "Test DAI", "DAI", 18)
+    return open_market(chain, protocol, admin, merchant, payer, trader, keeper, dai, MarketPlan(), symbol="D18")
+
+
+@pytest.fixture(scope="module")
+def markets(market, market18, admin, payer, chain):
+    # the widest capacity and a deep float, so that most trades run to the target, not to the epoch's budget
+    for m in (market, market18):
+        m.reserve.set_limits(2_500, m.reserve.cooldown(), m.reserve.max_slippage_bps(), sender=admin)
+        m.usdc.faucet(m.reserve, 5_000_000 * 10**m.decimals, sender=admin)
+        # the session market is older: top its revenue up so both start near PE 10 again
+        circulating = m.oracle.circulating_supply()
+        wanted = m.spot() * circulating // WAD // 10 // 10 ** (18 - m.decimals)  # annual holder earnings
+        elapsed = chain.blocks.head.timestamp - m.oracle.START()
+        missing = max(0, wanted - m.oracle.trailing_earnings()) * min(elapsed, pem.YEAR) // pem.YEAR
+        if missing:
+            m.usdc.faucet(payer, missing * 10, sender=payer)
+            m.listing.router.pay(b"\x02" * 32, missing * 10, sender=payer)  # the holder share is 10%
+    return {6: market, 18: market18}
+
+
+@settings(max_examples=24, deadline=None, derandomize=True, database=None, suppress_health_check=list(HealthCheck))
+@given(
+    decimals=st.sampled_from([6, 18]),
+    sell=st.booleans(),
+    frac=st.one_of(st.floats(0.0, 0.02), st.floats(0.02, 0.8)),
+    revenue=st.one_of(st.just(0), st.integers(1, 400_000)),
+    wait=st.integers(0, 3 * DAY),
+)
+def _compare(markets, chain, payer, compared, decimals, sell, frac, revenue, wait):
+    m = markets[decimals]
+    unit = 10**decimals
+    snapshot = chain.snapshot()
+    try:
+        # the pool state: one trade of the drawn size
+        r_token, r_settlement = m.reserves()
+        amount = int((r_token if sell else r_settlement) * frac)
+        if amount:
+            (m.sell_tokens if sell else m.buy_tokens)(amount)
+        if revenue:
+            m.usdc.faucet(payer, revenue * unit, sender=payer)
+            m.listing.router.pay(b"\x01" * 32, revenue * unit, sender=payer)
+        m.sleep(wait)
+        m.settle()  # the TWAP catches up with the spot
+
+        oracle, reserve, router = m.oracle, m.reserve, m.listing.router
+        r_token, r_settlement = m.reserves()
+        assert oracle.spot_price() == pem.spot_price(r_token, r_settlement, decimals)
+        # the newest observation's EPS, recomputed from the router's record and the supply
+        observed = oracle.last_observed()
+        elapsed = observed - oracle.START()
+        trailing = router.trailing_holder_revenue(min(elapsed, pem.YEAR))
+        circulating = m.token.totalSupply() - m.token.balanceOf(reserve)
+        eps = pem.eps(pem.annualised_earnings(trailing, elapsed), circulating, decimals)
+        assert oracle.eps() == eps
+        twap = oracle.twap_price()
+        assert oracle.pe() == pem.pe(twap, eps)
+        p_low, p_high = pem.target_prices(eps, reserve.pe_low(), reserve.pe_high())
+
+        # what the reserve actually trades, against the exact swap-to-target amount
+        pe = pem.pe(twap, eps)
+        free, inventory = reserve.free_balance(), reserve.inventory()
+        receipt = reserve.stabilise(sender=m.keeper)
+        if reserve.pe_low() <= pe <= reserve.pe_high():
+            assert receipt.return_value == 0
+            compared.append((decimals, "none", False))
+            return
+        buying = pe < reserve.pe_low()
+        if buying:
+            wanted = pem.buy_to_price(r_token, r_settlement, p_low, decimals)
+            held, target = free, p_low
+        else:
+            wanted = pem.sell_to_price(r_token, r_settlement, p_high, decimals)
+            held, target = inventory, p_high
+        budget = held * reserve.capacity_bps() // pem.BPS
+        expected = min(wanted, held, budget)
+        assert receipt.return_value == expected
+        [event] = receipt.events.filter(reserve.Bought if buying else reserve.Sold)
+        r_in, r_out = (r_settlement, r_token) if buying else (r_token, r_settlement)
+        assert event.received == pem.amount_out(expected, r_in, r_out)
+        assert event.target_price == target
+        spot = m.spot()
+        if expected == wanted:
+            # landed on the target, never beyond it (rounded down)
+            assert (spot <= target) if buying else (spot >= target)
+            assert abs(spot - target) * 10**6 <= target  # within one part per million
+        compared.append((decimals, "buy" if buying else "sell", expected != wanted))
+    finally:
+        chain.restore(snapshot)
+
+
+def test_pe_helpers_equal_the_contracts(markets, chain, payer):
+    compared = []  # (decimals, kind, capped by the epoch budget) of every stabilise() compared
+    _compare(markets, chain, payer, compared)
+    # the draws must have compared the exact swap-to-target amount (uncapped trades)
+    # for buys at both decimals and for sells, and an in-band call
+    reached = {(d, kind) for d, kind, capped in compared if not capped}
+    assert {(6, "buy"), (18, "buy")} <= reached, compared
+    assert "sell" in {k for _, k in reached} and "none" in {k for _, k in reached}, compared

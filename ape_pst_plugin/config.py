@@ -28,4 +28,9 @@ class PstConfig(PluginConfig):
     """Where the npm build artifacts of the peer contracts are, relative to
     the project root."""
 
+    fork_port: int = 8555
+    """Loopback port of the mainnet stand-in (``ape pst fork start``). Keep it
+    equal to the port in ``node: ethereum: mainnet: uri``, which ape-foundry's
+    ``ethereum:mainnet-fork:foundry`` forks."""
+
     model_config = SettingsConfigDict(extra="allow", env_prefix="APE_PST_")

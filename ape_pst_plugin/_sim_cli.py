@@ -60,15 +60,20 @@ class _SimulateCommand(ConnectedProviderCommand):
     def invoke(self, ctx):
         from ape.exceptions import ApeException
 
-        network = ctx.params.get("network")
-        choice = getattr(network, "network_choice", str(network or ""))
+        from ape.cli.options import NETWORK_META_KEY
+
+        # network_option parsed --network into a provider (not connected yet)
+        provider = (ctx.meta.get(NETWORK_META_KEY) or {}).get("provider") or (ctx.obj or {}).get("provider")
+        choice = getattr(provider, "network_choice", "") or ""
         if "-fork" in choice:
             from ape_pst_plugin import fork as standin
 
-            port = standin.configured_port()
-            if not standin.port_open(port):
+            from urllib.parse import urlparse
+
+            upstream = urlparse(standin.upstream_uri())
+            if not standin.port_open(upstream.port or 80, upstream.hostname or standin.HOST):
                 raise click.ClickException(
-                    f"no mainnet stand-in on 127.0.0.1:{port} for {choice}: start it with `ape pst fork start`"
+                    f"no mainnet stand-in at {standin.upstream_uri()} for {choice}: start it with `ape pst fork start`"
                 )
         try:
             return super().invoke(ctx)
@@ -78,7 +83,7 @@ class _SimulateCommand(ConnectedProviderCommand):
 
 @click.command(cls=_SimulateCommand)
 @network_option()
-@click.argument("scenario", type=click.Choice(SCENARIOS))
+@click.argument("scenario", type=click.Choice(SCENARIOS), metavar="SCENARIO")
 @click.option("--days", type=click.IntRange(min=1), default=30, show_default=True, help="Simulated days.")
 @click.option("--seed", type=int, default=1, show_default=True, help="Random seed of the traders.")
 @click.option("--step-hours", type=click.IntRange(1, 24), default=1, show_default=True,

@@ -28,9 +28,10 @@ class PstConfig(PluginConfig):
     """Where the npm build artifacts of the peer contracts are, relative to
     the project root."""
 
-    fork_port: int = 8555
-    """Loopback port of the mainnet stand-in (``ape pst fork start``). Keep it
-    equal to the port in ``node: ethereum: mainnet: uri``, which ape-foundry's
-    ``ethereum:mainnet-fork:foundry`` forks."""
+    fork_port: int | None = None
+    """Loopback port of the mainnet stand-in (``ape pst fork start``). By
+    default the port of ``node: ethereum: mainnet: uri`` in ape-config.yaml
+    (8555), which is what ape-foundry's ``ethereum:mainnet-fork:foundry``
+    forks; set both if you change one."""
 
     model_config = SettingsConfigDict(extra="allow", env_prefix="APE_PST_")

@@ -74,14 +74,29 @@ def state_file(root: Path | None = None) -> Path:
     return (root or project_root()) / ".build" / "pst-fork.json"
 
 
+def upstream_uri() -> str:
+    """What ``ethereum:mainnet-fork:foundry`` forks: ``node: ethereum:
+    mainnet: uri`` in ape-config.yaml (http://127.0.0.1:8555 here)."""
+    from ape import config
+
+    try:
+        uri = config.get_config("node").ethereum.mainnet.get("uri")
+    except (AttributeError, KeyError):
+        uri = None
+    return uri or f"http://{HOST}:{DEFAULT_PORT}"
+
+
 def configured_port() -> int:
-    """The stand-in's port: ``pst.fork_port`` in ape-config.yaml (env
-    ``APE_PST_FORK_PORT``), 8555 by default."""
+    """The stand-in's port: ``pst.fork_port`` (env ``APE_PST_FORK_PORT``),
+    else the port of :func:`upstream_uri`."""
+    from urllib.parse import urlparse
+
     from ape import config
 
     from ape_pst_plugin.config import CONFIG_KEY
 
-    return int(config.get_config(CONFIG_KEY).fork_port)
+    port = config.get_config(CONFIG_KEY).fork_port
+    return int(port) if port else (urlparse(upstream_uri()).port or DEFAULT_PORT)
 
 
 def _alive(pid: int) -> bool:
@@ -142,14 +157,14 @@ def _wait_ready(uri: str, process: subprocess.Popen, log: Path, timeout: float =
 
 def start(port: int | None = None, rpc: str | None = None, block: int | None = None, root: Path | None = None) -> ForkState:
     """Starts the stand-in (or a fork of ``rpc``) on loopback and records it."""
+    if block is not None and rpc is None:
+        raise ForkError("--block needs --rpc (the block of the network to fork)")
     root = root or project_root()
     if (running := read_state(root)) is not None:
         raise ForkError(f"the stand-in already runs (pid {running.pid}, {running.uri}): `ape pst fork stop` first")
     port = port or configured_port()
     if port_open(port):
         raise ForkError(f"port {port} on {HOST} is taken by another process: choose another with --port")
-    if block is not None and rpc is None:
-        raise ForkError("--block needs --rpc (the block of the network to fork)")
     anvil = root / "node_modules" / ".bin" / "anvil"
     if not anvil.exists():
         raise ForkError(f"{anvil} is missing: run `npm ci`")
@@ -299,8 +314,8 @@ def is_standin_usdc(token) -> bool:
     """Whether ``token`` is the faucet-able stand-in, not a real stablecoin."""
     from ape import chain
 
-    runtime = project_runtime_code()
-    return bytes(chain.provider.get_code(token.address)) == runtime
+    # Vyper appends the immutables to the runtime code: compare the prefix
+    return bytes(chain.provider.get_code(token.address)).startswith(project_runtime_code())
 
 
 def project_runtime_code() -> bytes:
@@ -313,20 +328,28 @@ def project_runtime_code() -> bytes:
 
 def fund(token, to, amount: int) -> None:
     """Gives ``to`` ``amount`` more of ``token``: the stand-in's faucet, else
-    (a real fork) by writing its balance slot, found by probing the usual
-    ``mapping(address => uint256)`` slots 0..19 with ``anvil_setStorageAt``."""
+    (a real fork) by writing its balance slot with ``anvil_setStorageAt``,
+    found by probing ``mapping(address => uint256)`` at slots 0..19 in
+    Solidity's (key, slot) and Vyper's (slot, key) hashing order."""
+    if is_standin_usdc(token):
+        token.faucet(to, amount, sender=_any_sender())
+        return
+    write_balance(token, to, amount)
+
+
+def write_balance(token, to, amount: int) -> None:
+    """Adds ``amount`` to ``to``'s balance by writing the token's storage."""
     from ape import chain
     from eth_abi import encode
     from eth_utils import keccak, to_checksum_address
 
-    if is_standin_usdc(token):
-        token.faucet(to, amount, sender=_any_sender())
-        return
     address = to_checksum_address(str(getattr(to, "address", to)))
     provider = chain.provider
     target = token.balanceOf(address) + amount
-    for slot in range(20):
-        key = "0x" + keccak(encode(["address", "uint256"], [address, slot])).hex()
+    keys = [keccak(encode(types, values)) for slot in range(20)
+            for types, values in ((["address", "uint256"], [address, slot]), (["uint256", "address"], [slot, address]))]
+    for raw in keys:
+        key = "0x" + raw.hex()
         before = provider.get_storage(token.address, key)
         provider.make_request("anvil_setStorageAt", [token.address, key, "0x" + format(target, "064x")])
         if token.balanceOf(address) == target:

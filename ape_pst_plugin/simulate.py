@@ -75,7 +75,7 @@ SCENARIOS: dict[str, Scenario] = {
         Scenario(
             "mania",
             "FOMO buying for 12 hours pushes the PE past 25, then only noise: the reserve sells inventory",
-            fair_pe=_before(12, 30.0, None), pull=_before(12, 0.25, 0.0), noise=0.003,
+            fair_pe=_before(12, 40.0, None), pull=_before(12, 0.25, 0.0), noise=0.003,
         ),
         Scenario(
             "revenue-collapse",
@@ -348,6 +348,18 @@ class Simulation:
                                         traded=event["traded"], reserve_events=len(reserve_events)))
 
     def _keeper(self, hour: float, row_notes: list) -> tuple[str, int, int]:
+        """assess() once a period is over, update(), then stabilise() if the PE is out of band."""
+        now = self.start + int(hour * HOUR)
+        if not self.defaulted and (now - self.router_start) // self.period_length > self.next_period:
+            receipt = self._send(self.c_reserve.call("assess"), self.keeper)
+            self.next_period += 1
+            defaulted = bool(self.c_reserve.events(receipt, "Defaulted"))
+            self.defaulted = self.defaulted or defaulted
+            for a in self.c_reserve.events(receipt, "Assessed"):
+                self.result.assessments.append(dict(hour=hour, period=a["period"], gross=a["gross"], target=a["target"],
+                                                    slashed=a["slashed"], misses=a["misses"], defaulted=defaulted))
+                row_notes.append(f"period {a['period']}: " + (f"slashed {a['slashed']}" if a["slashed"] else "target met")
+                                 + (", defaulted" if defaulted else ""))
         self._send(self.c_oracle.call("update"), self.keeper)
         trade = ("", 0, 0)
         twap, eps = self._price_and_eps()
@@ -370,17 +382,6 @@ class Simulation:
                         self.result.trades.append(dict(hour=hour, kind="sell", given=a["sold"], received=a["received"],
                                                        pe=a["pe"], target=a["target_price"], spot_after=a["spot_after"]))
                         trade = ("sell", a["sold"], a["received"])
-        now = self.start + int(hour * HOUR)
-        if not self.defaulted and (now - self.router_start) // self.period_length > self.next_period:
-            receipt = self._send(self.c_reserve.call("assess"), self.keeper)
-            self.next_period += 1
-            defaulted = bool(self.c_reserve.events(receipt, "Defaulted"))
-            self.defaulted = self.defaulted or defaulted
-            for a in self.c_reserve.events(receipt, "Assessed"):
-                self.result.assessments.append(dict(hour=hour, period=a["period"], gross=a["gross"], target=a["target"],
-                                                    slashed=a["slashed"], misses=a["misses"], defaulted=defaulted))
-                row_notes.append(f"period {a['period']}: " + (f"slashed {a['slashed']}" if a["slashed"] else "target met")
-                                 + (", defaulted" if defaulted else ""))
         return trade
 
     # ---------------------------------------------------------------- loop

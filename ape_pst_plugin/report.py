@@ -90,7 +90,7 @@ def plot(result: Result, out: Path) -> dict[str, Path]:
     right.plot(days, [r.inventory / WAD for r in rows], color="tab:brown", ls="--", label="token inventory")
     right.set_ylabel("tokens")
     handles = left.get_legend_handles_labels()[0] + right.get_legend_handles_labels()[0]
-    left.legend(handles, [h.get_label() for h in handles], loc="best", fontsize=8)
+    left.legend(handles, [h.get_label() for h in handles], loc="center right", fontsize=8)
     left.set_title(f"{name}: reserve (ALAR) balances")
     left.grid(alpha=0.3)
     paths["reserve"] = out / "reserve.png"

@@ -225,6 +225,10 @@ def stop(root: Path | None = None) -> ForkState | None:
 def _deploy(uri: str, sender: str, bytecode: str) -> str:
     tx = _rpc(uri, "eth_sendTransaction", [{"from": sender, "data": bytecode, "gas": hex(10_000_000)}])
     receipt = _rpc(uri, "eth_getTransactionReceipt", [tx])
+    deadline = time.monotonic() + 30
+    while receipt is None and time.monotonic() < deadline:  # anvil mines in the background
+        time.sleep(0.02)
+        receipt = _rpc(uri, "eth_getTransactionReceipt", [tx])
     if receipt is None or int(receipt["status"], 16) != 1:
         raise ForkError(f"seeding the stand-in: deployment {tx} failed")
     return receipt["contractAddress"]

@@ -82,8 +82,9 @@ def _free_port() -> int:
 
 
 def test_fork_start_seeds_records_and_stop_ends_it(tmp_path, project):
-    """`ape pst fork start` / `stop` as the functions behind them, on a
-    spare port in a scratch project folder (the real stand-in is left alone)."""
+    """`ape pst fork start [--rpc URL --block N]` / `stop` as the functions
+    behind them, on spare ports in scratch project folders (the real stand-in
+    is left alone)."""
     root = tmp_path / "project"
     root.mkdir()
     (root / "node_modules").symlink_to(project.path / "node_modules")
@@ -97,6 +98,20 @@ def test_fork_start_seeds_records_and_stop_ends_it(tmp_path, project):
             assert len(fork._rpc(state.uri, "eth_getCode", [address, "latest"])) > 2, address
         with pytest.raises(fork.ForkError, match="already runs"):
             fork.start(port=_free_port(), root=root)
+        # --rpc: a fork of a running network (here this stand-in) instead of the seeding
+        other = tmp_path / "other"
+        other.mkdir()
+        (other / "node_modules").symlink_to(project.path / "node_modules")
+        block = int(fork._rpc(state.uri, "eth_blockNumber"), 16)
+        forked = fork.start(port=_free_port(), rpc=state.uri, block=block, root=other)
+        try:
+            assert fork._rpc(forked.uri, "eth_chainId") == "0x1"
+            assert int(fork._rpc(forked.uri, "eth_blockNumber"), 16) == block
+            assert fork._rpc(forked.uri, "eth_getCode", [fork.USDC, "latest"]) == (
+                fork._rpc(state.uri, "eth_getCode", [fork.USDC, "latest"]))
+            assert json.loads(fork.state_file(other).read_text())["rpc"] == state.uri
+        finally:
+            fork.stop(other)
     finally:
         stopped = fork.stop(root)
     assert stopped.pid == state.pid

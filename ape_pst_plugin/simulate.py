@@ -490,8 +490,14 @@ class Rpc:
         return RpcContract(instance)
 
     def _post(self, payload):
-        response = self.session.post(self.uri, json=payload, timeout=60)
-        response.raise_for_status()
+        import requests
+
+        try:
+            # generous: a forked anvil may fetch state from its upstream, and the machine may be busy
+            response = self.session.post(self.uri, json=payload, timeout=300)
+            response.raise_for_status()
+        except requests.RequestException as err:
+            raise SimulationError(f"the node at {self.uri} did not answer: {err}") from None
         return response.json()
 
     def request(self, method: str, params: list):

@@ -5,6 +5,10 @@ PYTHON ?= python3
 export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/node_modules/.bin:$(PATH)
 # No telemetry/network prompts from ape; keep its data folder inside the project.
 export APE_DATA_FOLDER ?= $(CURDIR)/.build/ape-data
+# the plugin is imported from this checkout (also from a git worktree sharing a venv)
+export PYTHONPATH := $(CURDIR)
+# ape-foundry's fork of the mainnet stand-in (`ape pst fork start`, see ape-config.yaml)
+FORK := ethereum:mainnet-fork:foundry
 
 .PHONY: install test demo bench clean
 
@@ -21,11 +25,33 @@ node_modules/.installed: package.json package-lock.json
 	anvil --version | head -n 1
 	touch $@
 
+# Two suites side by side (each mostly waits on its anvil): the local suite,
+# and on a fork of the mainnet stand-in the `fork` tests plus the stabiliser
+# invariants. The stand-in is stopped whatever happens (trap); any failing
+# part fails the target. The wall time goes to .build/make-test-seconds
+# (`make bench` reports it).
 test: install
-	ape test tests -p no:cacheprovider
+	@began=$$(date +%s); status=0; fork_pid=; \
+	ape pst fork start || exit 1; \
+	trap '[ -n "$$fork_pid" ] && kill $$fork_pid 2>/dev/null; ape pst fork stop' EXIT; \
+	( s=0; \
+	  ape test tests -m fork --network $(FORK) -p no:cacheprovider || s=1; \
+	  ape test tests/test_stabiliser_invariants.py --network $(FORK) -p no:cacheprovider || s=1; \
+	  exit $$s ) > .build/test-fork.log 2>&1 & fork_pid=$$!; \
+	echo "fork suite running in the background (log: .build/test-fork.log)"; \
+	ape test tests -m "not fork" -p no:cacheprovider || status=1; \
+	wait $$fork_pid || status=1; fork_pid=; \
+	echo "==== on the mainnet stand-in ($(FORK)) ===="; cat .build/test-fork.log; \
+	echo $$(( $$(date +%s) - began )) > .build/make-test-seconds; \
+	echo "make test: $$(cat .build/make-test-seconds) s, $$([ $$status = 0 ] && echo passed || echo FAILED)"; \
+	exit $$status
 
+# A 30-day panic sell-off on the mainnet stand-in, with the report.
 demo: install
-	ape run demo
+	@ape pst fork start || exit 1; \
+	trap 'ape pst fork stop' EXIT; \
+	ape pst simulate selloff --days 30 --network $(FORK) --out reports/demo && \
+	echo "open $(CURDIR)/reports/demo/report.md (plots beside it)"
 
 bench: install
 	ape run bench

@@ -46,4 +46,10 @@ class PstConfig(PluginConfig):
     deployments: dict[str, dict[str, NetworkAddresses]] = {}
     """Per ecosystem and network, e.g. ``deployments.ethereum.mainnet.uniswap_factory``."""
 
+    fork_port: int | None = None
+    """Loopback port of the mainnet stand-in (``ape pst fork start``). By
+    default the port of ``node: ethereum: mainnet: uri`` in ape-config.yaml
+    (8555), which is what ape-foundry's ``ethereum:mainnet-fork:foundry``
+    forks; set both if you change one."""
+
     model_config = SettingsConfigDict(extra="allow", env_prefix="APE_PST_")

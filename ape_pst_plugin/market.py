@@ -117,15 +117,22 @@ def open_market(
     settlement,
     plan: MarketPlan | None = None,
     symbol: str = "ACME",
+    fund=None,
 ) -> Market:
-    """Creates a listing and opens its market. `settlement` must have a
-    `faucet(to, amount)` (the test stablecoin)."""
+    """Creates a listing and opens its market. `fund(to, amount)` mints
+    settlement tokens; by default `settlement.faucet` (the test stablecoin;
+    a real stablecoin on a mainnet fork needs another `fund`)."""
     plan = plan or MarketPlan()
+    if fund is None:
+        def fund(to, amount):
+            # accounts pay their own faucet call, as before `fund` existed
+            settlement.faucet(to, amount, sender=to if isinstance(to, AccountAPI) else admin)
+
     unit = 10 ** settlement.decimals()
     supply = 1_000_000 * WAD
     price = plan.pool_settlement * unit * WAD // plan.pool_tokens * 10 ** (18 - settlement.decimals())
     stake = required_stake(supply, price, settlement.decimals())
-    settlement.faucet(merchant, stake + plan.pool_settlement * unit, sender=merchant)
+    fund(merchant, stake + plan.pool_settlement * unit)
     listing = create_listing(
         protocol, admin, merchant=merchant, settlement=settlement, symbol=symbol, supply=supply,
         initial_price=price, revenue_target=plan.revenue_target,
@@ -133,15 +140,15 @@ def open_market(
     add_liquidity(protocol.uniswap, merchant, listing.token, plan.pool_tokens, settlement, plan.pool_settlement * unit)
     circulating = supply - listing.token.balanceOf(listing.reserve)
     gross = history_gross(plan, circulating, settlement.decimals())
-    settlement.faucet(payer, gross, sender=payer)
+    fund(payer, gross)
     settlement.approve(listing.router, 2**256 - 1, sender=payer)
     receipt = listing.router.pay(b"history".ljust(32, b"\0"), gross, sender=payer)
     chain.pending_timestamp += plan.history_days * DAY
     chain.mine()
-    settlement.faucet(listing.reserve, plan.reserve_float * unit, sender=admin)
+    fund(listing.reserve, plan.reserve_float * unit)
     if plan.trader_tokens:
         listing.token.transfer(trader, plan.trader_tokens, sender=merchant)
-    settlement.faucet(trader, 10_000_000 * unit, sender=trader)
+    fund(trader, 10_000_000 * unit)
     market = Market(chain=chain, listing=listing, protocol=protocol, trader=trader, keeper=keeper)
     market.history = [(receipt.timestamp, gross)]
     market.observe()

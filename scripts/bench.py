@@ -1,12 +1,19 @@
-"""Gas benchmark: ape-pst next to the npm anchors, in one anvil run.
+"""Gas benchmark: ape-pst next to the npm anchors, in one anvil run, and the
+simulation rate of `ape pst simulate`.
 
     ape run bench      (or `make bench`)
+    PST_BENCH=simulation ape run bench    (only the simulation section; the gas rows are kept)
 
-Writes bench/gas.md and bench/gas.json. Every figure is the `gasUsed` of one
-transaction receipt on this run's anvil.
+Writes bench/gas.md and bench/gas.json. Every gas figure is the `gasUsed` of
+one transaction receipt on this run's anvil. The simulation rate is a 90-day
+`selloff` run by the `ape pst simulate` command on the mainnet stand-in.
 """
 
 import json
+import os
+import re
+import subprocess
+import time
 from pathlib import Path
 
 from ape import accounts, chain, networks, project
@@ -33,9 +40,12 @@ class Table:
         self.rows.append(row)
         print(f"{operation:<48} {pst:>9,} {anchor or '':>9} {ratio or '':>6} {target or ''}")
 
-    def write(self, header):
+    def write(self, header, simulation=None):
         OUT.mkdir(exist_ok=True)
-        (OUT / "gas.json").write_text(json.dumps({"environment": header, "rows": self.rows}, indent=2) + "\n")
+        data = {"environment": header, "rows": self.rows}
+        if simulation:
+            data["simulation"] = simulation
+        (OUT / "gas.json").write_text(json.dumps(data, indent=2) + "\n")
         lines = [
             "# Gas: ape-pst next to the npm anchors",
             "",
@@ -51,7 +61,69 @@ class Table:
             lines.append(
                 f"| {r['operation']} | {r['ape_pst']:,} | {r['anchor_name']} | {anchor} | {ratio} | {r['target'] or ''} | {r['note']} |"
             )
+        if simulation:
+            lines += simulation_section(simulation)
         (OUT / "gas.md").write_text("\n".join(lines) + "\n")
+
+
+SIM_DAYS = 90
+FORK = "ethereum:mainnet-fork:foundry"
+
+
+def simulation_rate() -> dict:
+    """Runs `ape pst simulate selloff --days 90` on the mainnet stand-in (started
+    and stopped here unless one already runs) and returns its rate."""
+    from ape_pst_plugin import fork
+
+    root = Path(__file__).resolve().parent.parent
+    started = None
+    if fork.read_state(root) is None:
+        started = fork.start(root=root)
+    try:
+        command = ["ape", "pst", "simulate", "selloff", "--days", str(SIM_DAYS), "--network", FORK,
+                   "--out", str(root / ".build" / "bench-simulation")]
+        began = time.perf_counter()
+        done = subprocess.run(command, capture_output=True, text=True, cwd=root)
+        wall = time.perf_counter() - began
+    finally:
+        if started:
+            fork.stop(root)
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(command)} failed: {done.stderr.strip().splitlines()[-1:]}")
+    loop_rate = float(re.search(r"([\d.]+) simulated days per second", done.stdout).group(1))
+    measured = {
+        "command": " ".join(command[:8]),
+        "days": SIM_DAYS,
+        "loop_days_per_second": loop_rate,
+        "command_wall_seconds": round(wall, 1),
+        "command_days_per_second": round(SIM_DAYS / wall, 2),
+        "summary": done.stdout.strip().splitlines()[-2],
+    }
+    seconds = root / ".build" / "make-test-seconds"
+    if seconds.is_file():
+        measured["make_test_wall_seconds"] = int(seconds.read_text().strip())
+    return measured
+
+
+def simulation_section(sim: dict) -> list[str]:
+    lines = [
+        "",
+        "## Simulation rate",
+        "",
+        f"`{sim['command']}` on the mainnet stand-in (a fork of `ape pst fork start`), one step per simulated hour:",
+        "",
+        "| measure | value |",
+        "|---|---:|",
+        f"| simulated days per wall-clock second, scenario loop | {sim['loop_days_per_second']:.2f} |",
+        f"| simulated days per wall-clock second, whole command (start-up, fork, deployment, report) | "
+        f"{sim['command_days_per_second']:.2f} |",
+        f"| whole command, wall clock | {sim['command_wall_seconds']:.1f} s |",
+    ]
+    if "make_test_wall_seconds" in sim:
+        minutes, secs = divmod(sim["make_test_wall_seconds"], 60)
+        lines.append(f"| last `make test` on this machine, wall clock (target <= 10 min) | {minutes} min {secs:02d} s |")
+    lines += ["", f"Outcome: {sim['summary']}"]
+    return lines
 
 
 def _fund(address, eth=10):
@@ -188,6 +260,14 @@ def timelock_ops(deployer, dao):
 
 
 def main():
+    if os.environ.get("PST_BENCH") == "simulation":
+        # only the simulation section: keep the gas rows of the last full run
+        previous = json.loads((OUT / "gas.json").read_text())
+        table = Table()
+        table.rows = previous["rows"]
+        table.write(previous["environment"], simulation=simulation_rate())
+        print(f"wrote the simulation section of {OUT / 'gas.md'}")
+        return
     deployer, guardian, merchant, payer, s1, s2 = accounts.test_accounts[:6]
     anchor = {}
     anchors(anchor, deployer, s1, s2, payer, merchant)
@@ -229,5 +309,5 @@ def main():
       "same payload: a token faucet call")
     t("Timelock.execute (checks the grace period)", lock["pst_execute"], lock["oz_execute"], f"{oz}.execute", "<= 1.0x")
     client = networks.provider.web3.client_version
-    table.write({"client": client, "chain_id": chain.chain_id})
+    table.write({"client": client, "chain_id": chain.chain_id}, simulation=simulation_rate())
     print(f"wrote {OUT / 'gas.md'} and {OUT / 'gas.json'}")

@@ -55,12 +55,42 @@ def attacker(accounts):
 
 
 @pytest.fixture(scope="session")
-def usdc(project, admin):
+def on_standin(chain):
+    """True on the mainnet stand-in (``ethereum:mainnet-fork:foundry`` forking
+    ``ape pst fork start``): Uniswap V2 at its mainnet addresses, chain id 1."""
+    from ape_pst_plugin import fork
+
+    return fork.has_standin()
+
+
+@pytest.fixture(autouse=True)
+def _fork_only(request, on_standin):
+    """Tests marked ``fork`` need the stand-in; elsewhere they are skipped."""
+    if request.node.get_closest_marker("fork") and not on_standin:
+        pytest.skip("needs the mainnet stand-in: `ape pst fork start`, then --network ethereum:mainnet-fork:foundry")
+
+
+@pytest.fixture(scope="session")
+def usdc(project, admin, on_standin):
+    """The 6-decimal settlement token: on the stand-in the token at USDC's
+    mainnet address (a faucet-able stand-in), elsewhere a fresh one."""
+    if on_standin:
+        from ape_pst_plugin import fork
+
+        token = fork.mainnet_usdc()
+        if not fork.is_standin_usdc(token):
+            pytest.skip("a real USDC has no faucet: the suite runs on the offline stand-in")
+        return token
     return admin.deploy(project.TestStablecoin, "Test USD Coin", "USDC", 6)
 
 
 @pytest.fixture(scope="session")
-def uniswap(admin):
+def uniswap(admin, on_standin):
+    """Uniswap V2: mainnet's addresses on the stand-in, deployed from npm elsewhere."""
+    if on_standin:
+        from ape_pst_plugin import fork
+
+        return fork.mainnet_uniswap()
     return deploy_uniswap(admin)
 
 

@@ -1,0 +1,368 @@
+"""The mainnet stand-in: a local anvil with chain id 1 that has the real
+Uniswap V2 contracts (npm build artifacts) at their real mainnet addresses and
+a 6-decimal stablecoin at USDC's mainnet address.
+
+Nothing here reaches the internet. The Uniswap V2 ``UniswapV2Factory``,
+``UniswapV2Router02`` and ``WETH9`` are the npm build artifacts, i.e. the
+bytecode Uniswap deployed; the "USDC" is :file:`TestStablecoin.vy`, a plain
+ERC-20 with a public ``faucet`` and 6 decimals -- a stand-in, *not* Circle's
+FiatToken. ``ape pst fork start --rpc URL`` forks a real network instead; then
+every contract is the real one.
+
+How the contracts get to their addresses: each is deployed normally by an
+anvil dev account, then its runtime code is copied to the mainnet address with
+``anvil_setCode`` and its storage slots with ``anvil_setStorageAt`` (read from
+``anvil_dumpState``). Immutables live in the runtime code, so Router02 is
+deployed with the *mainnet* factory and WETH addresses as constructor
+arguments; WETH9's name/symbol/decimals and the factory's ``feeToSetter``
+are storage and are copied.
+
+ape-foundry's ``ethereum:mainnet-fork:foundry`` forks this node (see
+``ape-config.yaml``), so tests and ``ape pst simulate`` run on a throw-away
+fork of it and the stand-in itself stays as seeded.
+"""
+
+import gzip
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+#: Mainnet addresses (checksummed) of what the stand-in provides.
+UNISWAP_V2_FACTORY = "0x5C69bEe701ef814a2B6a3EDD4B1652CB9cc5aA6f"
+UNISWAP_V2_ROUTER02 = "0x7a250d5630B4cF539739dF2C5dAcb4c659F2488D"
+WETH = "0xC02aaA39b223FE8D0A0e5C4F27eAD9083C756Cc2"
+USDC = "0xA0b86991c6218b36c1d19D4a2e9Eb0cE3606eB48"
+#: keccak256 of UniswapV2Pair's creation code, hard-coded in mainnet's Router02
+#: (UniswapV2Library.pairFor): pairs must be created from this exact code.
+PAIR_INIT_CODE_HASH = "0x96e8ac4277198ff8b6f785478aa9a39f403cb768dd02cbee326c3e7da348845f"
+
+DEFAULT_PORT = 8555
+HOST = "127.0.0.1"
+
+
+class ForkError(RuntimeError):
+    """The stand-in cannot be started, reached or stopped (one-line message)."""
+
+
+@dataclass
+class ForkState:
+    """What ``ape pst fork start`` records in ``.build/pst-fork.json``."""
+
+    pid: int
+    port: int
+    log: str
+    rpc: str | None = None  # upstream when forking a real network
+    block: int | None = None
+
+    @property
+    def uri(self) -> str:
+        return f"http://{HOST}:{self.port}"
+
+
+def project_root() -> Path:
+    from ape import config
+
+    return Path(config.local_project.path)
+
+
+def state_file(root: Path | None = None) -> Path:
+    return (root or project_root()) / ".build" / "pst-fork.json"
+
+
+def upstream_uri() -> str:
+    """What ``ethereum:mainnet-fork:foundry`` forks: ``node: ethereum:
+    mainnet: uri`` in ape-config.yaml (http://127.0.0.1:8555 here)."""
+    from ape import config
+
+    try:
+        uri = config.get_config("node").ethereum.mainnet.get("uri")
+    except (AttributeError, KeyError):
+        uri = None
+    return uri or f"http://{HOST}:{DEFAULT_PORT}"
+
+
+def configured_port() -> int:
+    """The stand-in's port: ``pst.fork_port`` (env ``APE_PST_FORK_PORT``),
+    else the port of :func:`upstream_uri`."""
+    from urllib.parse import urlparse
+
+    from ape import config
+
+    from ape_pst_plugin.config import CONFIG_KEY
+
+    port = config.get_config(CONFIG_KEY).fork_port
+    return int(port) if port else (urlparse(upstream_uri()).port or DEFAULT_PORT)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # a zombie still answers signal 0: look at its state
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+    except OSError:
+        return True
+
+
+def port_open(port: int, host: str = HOST) -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.5)
+        return s.connect_ex((host, port)) == 0
+
+
+def read_state(root: Path | None = None) -> ForkState | None:
+    """The running stand-in, or None (a stale state file is removed)."""
+    path = state_file(root)
+    if not path.is_file():
+        return None
+    state = ForkState(**json.loads(path.read_text()))
+    if not _alive(state.pid):
+        path.unlink()
+        return None
+    return state
+
+
+def _rpc(uri: str, method: str, params: list | None = None, timeout: float = 30):
+    import requests
+
+    response = requests.post(uri, json={"jsonrpc": "2.0", "id": 1, "method": method, "params": params or []}, timeout=timeout)
+    body = response.json()
+    if "error" in body:
+        raise ForkError(f"{method}: {body['error'].get('message', body['error'])}")
+    return body["result"]
+
+
+def _wait_ready(uri: str, process: subprocess.Popen, log: Path, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            tail = log.read_text().strip().splitlines()[-1:] if log.exists() else []
+            raise ForkError(f"anvil exited with code {process.returncode}: {' '.join(tail) or 'see ' + str(log)}")
+        try:
+            _rpc(uri, "eth_chainId", timeout=2)
+            return
+        except Exception:  # noqa: BLE001 - not listening yet
+            time.sleep(0.2)
+    raise ForkError(f"anvil did not answer on {uri} within {timeout:.0f} s (log: {log})")
+
+
+def start(port: int | None = None, rpc: str | None = None, block: int | None = None, root: Path | None = None) -> ForkState:
+    """Starts the stand-in (or a fork of ``rpc``) on loopback and records it."""
+    if block is not None and rpc is None:
+        raise ForkError("--block needs --rpc (the block of the network to fork)")
+    root = root or project_root()
+    if (running := read_state(root)) is not None:
+        raise ForkError(f"the stand-in already runs (pid {running.pid}, {running.uri}): `ape pst fork stop` first")
+    port = port or configured_port()
+    if port_open(port):
+        raise ForkError(f"port {port} on {HOST} is taken by another process: choose another with --port")
+    anvil = root / "node_modules" / ".bin" / "anvil"
+    if not anvil.exists():
+        raise ForkError(f"{anvil} is missing: run `npm ci`")
+    log = root / ".build" / "pst-fork.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    cmd = [str(anvil), "--host", HOST, "--port", str(port), "--base-fee", "0", "--gas-price", "0"]
+    if rpc:
+        cmd += ["--fork-url", rpc]
+        if block is not None:
+            cmd += ["--fork-block-number", str(block)]
+    else:
+        cmd += ["--chain-id", "1"]
+    with log.open("w") as out:
+        # own session: Ctrl-C in the shell that started it does not stop it
+        process = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+    state = ForkState(pid=process.pid, port=port, log=str(log), rpc=rpc, block=block)
+    try:
+        _wait_ready(state.uri, process, log, timeout=120 if rpc else 30)
+        if not rpc:
+            seed(state.uri, root)
+    except BaseException:
+        _terminate(process.pid)
+        raise
+    state_file(root).write_text(json.dumps(asdict(state)) + "\n")
+    return state
+
+
+def _terminate(pid: int, timeout: float = 10) -> None:
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            # reap it if it is our child (same process started it)
+            if os.waitpid(pid, os.WNOHANG)[0] == pid:
+                return
+        except ChildProcessError:
+            if not _alive(pid):
+                return
+        time.sleep(0.1)
+    os.kill(pid, signal.SIGKILL)
+
+
+def stop(root: Path | None = None) -> ForkState | None:
+    """Stops the recorded stand-in; None if none was running."""
+    root = root or project_root()
+    state = read_state(root)
+    if state is None:
+        return None
+    _terminate(state.pid)
+    state_file(root).unlink(missing_ok=True)
+    return state
+
+
+# --------------------------------------------------------------------- seeding
+def _deploy(uri: str, sender: str, bytecode: str) -> str:
+    tx = _rpc(uri, "eth_sendTransaction", [{"from": sender, "data": bytecode, "gas": hex(10_000_000)}])
+    receipt = _rpc(uri, "eth_getTransactionReceipt", [tx])
+    deadline = time.monotonic() + 30
+    while receipt is None and time.monotonic() < deadline:  # anvil mines in the background
+        time.sleep(0.02)
+        receipt = _rpc(uri, "eth_getTransactionReceipt", [tx])
+    if receipt is None or int(receipt["status"], 16) != 1:
+        raise ForkError(f"seeding the stand-in: deployment {tx} failed")
+    return receipt["contractAddress"]
+
+
+def _storage(uri: str, address: str) -> dict[str, str]:
+    """Every non-zero storage slot of ``address`` (from anvil_dumpState)."""
+    dump = _rpc(uri, "anvil_dumpState")
+    state = json.loads(gzip.decompress(bytes.fromhex(dump.removeprefix("0x"))))
+    for account, data in state["accounts"].items():
+        if account.lower() == address.lower():
+            return data.get("storage", {})
+    return {}
+
+
+def _move(uri: str, temporary: str, target: str) -> None:
+    """Puts the code and storage of ``temporary`` at ``target``; clears ``temporary``."""
+    _rpc(uri, "anvil_setCode", [target, _rpc(uri, "eth_getCode", [temporary, "latest"])])
+    for slot, value in _storage(uri, temporary).items():
+        _rpc(uri, "anvil_setStorageAt", [target, hex(int(slot, 16)), "0x" + format(int(value, 16), "064x")])
+    _rpc(uri, "anvil_setCode", [temporary, "0x"])
+
+
+def _encode(types: list[str], values: list) -> str:
+    from eth_abi import encode
+
+    return encode(types, values).hex()
+
+
+def seed(uri: str, root: Path | None = None) -> None:
+    """Puts WETH9, UniswapV2Factory, UniswapV2Router02 and the USDC stand-in
+    at their mainnet addresses on the anvil at ``uri``."""
+    from ape_pst_plugin.npm import _load
+
+    root = root or project_root()
+    node_modules = root / "node_modules"
+    [deployer] = _rpc(uri, "eth_accounts")[:1]
+
+    def code(name):
+        return _load(name, node_modules).deployment_bytecode.bytecode
+
+    # feeToSetter: mainnet's is a Uniswap multisig; here an anvil dev account
+    weth = _deploy(uri, deployer, code("WETH9"))
+    factory = _deploy(uri, deployer, code("UniswapV2Factory") + _encode(["address"], [deployer]))
+    router = _deploy(uri, deployer, code("UniswapV2Router02") + _encode(["address", "address"], [UNISWAP_V2_FACTORY, WETH]))
+    usdc = _deploy(uri, deployer, stablecoin_bytecode() + _encode(["string", "string", "uint8"], ["USD Coin (stand-in)", "USDC", 6]))
+    for temporary, target in ((weth, WETH), (factory, UNISWAP_V2_FACTORY), (router, UNISWAP_V2_ROUTER02), (usdc, USDC)):
+        _move(uri, temporary, target)
+    _rpc(uri, "evm_mine")
+
+
+def stablecoin_bytecode() -> str:
+    from ape import project
+
+    bytecode = project.TestStablecoin.contract_type.deployment_bytecode.bytecode
+    return bytecode if bytecode.startswith("0x") else "0x" + bytecode
+
+
+# ---------------------------------------------------------------- for ape code
+def has_standin(provider=None) -> bool:
+    """True when the connected chain has Uniswap V2 at the mainnet addresses
+    (the stand-in, a fork of it, or a fork of mainnet)."""
+    from ape import chain
+
+    if chain.chain_id != 1:
+        return False
+    provider = provider or chain.provider
+    return len(provider.get_code(UNISWAP_V2_FACTORY)) > 0 and len(provider.get_code(UNISWAP_V2_ROUTER02)) > 0
+
+
+def mainnet_uniswap():
+    """Uniswap V2 at the mainnet addresses."""
+    from ape_pst_plugin.uniswap import connect_uniswap
+
+    return connect_uniswap(UNISWAP_V2_FACTORY, UNISWAP_V2_ROUTER02, WETH)
+
+
+def mainnet_usdc():
+    """The token at USDC's mainnet address: the stand-in (``TestStablecoin``,
+    with ``faucet``) on the offline stand-in, Circle's USDC on a real fork."""
+    from ape import project
+
+    return project.TestStablecoin.at(USDC)
+
+
+def is_standin_usdc(token) -> bool:
+    """Whether ``token`` is the faucet-able stand-in, not a real stablecoin."""
+    from ape import chain
+
+    # Vyper appends the immutables to the runtime code: compare the prefix
+    return bytes(chain.provider.get_code(token.address)).startswith(project_runtime_code())
+
+
+def project_runtime_code() -> bytes:
+    from ape import project
+
+    from eth_utils import to_bytes
+
+    return to_bytes(hexstr=project.TestStablecoin.contract_type.runtime_bytecode.bytecode)
+
+
+def fund(token, to, amount: int) -> None:
+    """Gives ``to`` ``amount`` more of ``token``: the stand-in's faucet, else
+    (a real fork) by writing its balance slot with ``anvil_setStorageAt``,
+    found by probing ``mapping(address => uint256)`` at slots 0..19 in
+    Solidity's (key, slot) and Vyper's (slot, key) hashing order."""
+    if is_standin_usdc(token):
+        token.faucet(to, amount, sender=_any_sender())
+        return
+    write_balance(token, to, amount)
+
+
+def write_balance(token, to, amount: int) -> None:
+    """Adds ``amount`` to ``to``'s balance by writing the token's storage."""
+    from ape import chain
+    from eth_abi import encode
+    from eth_utils import keccak, to_checksum_address
+
+    address = to_checksum_address(str(getattr(to, "address", to)))
+    provider = chain.provider
+    target = token.balanceOf(address) + amount
+    keys = [keccak(encode(types, values)) for slot in range(20)
+            for types, values in ((["address", "uint256"], [address, slot]), (["uint256", "address"], [slot, address]))]
+    for raw in keys:
+        key = "0x" + raw.hex()
+        before = provider.get_storage(token.address, key)
+        provider.make_request("anvil_setStorageAt", [token.address, key, "0x" + format(target, "064x")])
+        if token.balanceOf(address) == target:
+            return
+        provider.make_request("anvil_setStorageAt", [token.address, key, "0x" + bytes(before).rjust(32, b"\0").hex()])
+    raise ForkError(f"cannot find the balance slot of {token.address} to fund {address}")
+
+
+def _any_sender():
+    from ape import accounts
+
+    return accounts.test_accounts[0]

@@ -1,0 +1,180 @@
+"""A simulation's outputs: ``report.md`` (what happened, with figures),
+``series.csv`` (one row per step) and three PNG plots (matplotlib, Agg
+backend, no display needed)."""
+
+import csv
+from pathlib import Path
+
+from ape_pst_plugin.simulate import WAD, Result
+
+COLUMNS = ("hour", "timestamp", "spot", "twap", "pe", "p_low", "p_high", "reserve_stable", "inventory",
+           "staked", "stake", "trade", "trade_given", "trade_received", "note")
+
+
+def _wad(value):
+    return "" if value is None else f"{value / WAD:.6f}"
+
+
+def write_series(result: Result, path: Path) -> None:
+    """Prices and PE in whole units (18-decimal fixed point divided out),
+    settlement amounts in whole settlement units, token amounts in whole tokens."""
+    unit = 10**result.decimals
+    with path.open("w", newline="") as out:
+        writer = csv.writer(out)
+        writer.writerow(COLUMNS)
+        for r in result.rows:
+            given_unit, received_unit = (unit, WAD) if r.trade == "buy" else (WAD, unit)
+            writer.writerow([
+                f"{r.hour:g}", r.timestamp, _wad(r.spot), _wad(r.twap), _wad(r.pe), _wad(r.p_low), _wad(r.p_high),
+                f"{r.reserve_stable / unit:.6f}", f"{r.inventory / WAD:.6f}", f"{r.staked / WAD:.6f}",
+                f"{r.stake / unit:.6f}", r.trade, f"{r.spent / given_unit:.6f}" if r.spent else "",
+                f"{r.received / received_unit:.6f}" if r.received else "", r.note,
+            ])
+
+
+def plot(result: Result, out: Path) -> dict[str, Path]:
+    """price.png (spot, TWAP, the P_low-P_high band, reserve trades), pe.png
+    (PE against the band lines), reserve.png (free settlement, inventory, stake)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = result.rows
+    days = [r.hour / 24 for r in rows]
+    unit = 10**result.decimals
+    name = result.scenario.name
+    paths = {}
+
+    fig, ax = plt.subplots(figsize=(10, 5))
+    defined = [(d, r) for d, r in zip(days, rows) if r.p_low is not None]
+    if defined:
+        ax.fill_between([d for d, _ in defined], [r.p_low / WAD for _, r in defined], [r.p_high / WAD for _, r in defined],
+                        color="tab:green", alpha=0.15, label="band: P_low (PE 8) to P_high (PE 15)")
+    ax.plot(days, [r.spot / WAD for r in rows], color="tab:blue", lw=1, label="spot")
+    ax.plot([d for d, r in zip(days, rows) if r.twap], [r.twap / WAD for r in rows if r.twap], color="black", lw=1.2,
+            ls="--", label="TWAP (oracle)")
+    for kind, marker, colour in (("buy", "^", "tab:green"), ("sell", "v", "tab:red")):
+        points = [(d, r.spot / WAD) for d, r in zip(days, rows) if r.trade == kind]
+        if points:
+            ax.scatter(*zip(*points), marker=marker, color=colour, s=60, zorder=5, label=f"reserve {kind}s")
+    refused = [(d, r.spot / WAD) for d, r in zip(days, rows) if r.trade.startswith("refused")]
+    if refused:
+        ax.scatter(*zip(*refused), marker="x", color="grey", s=25, zorder=4, label="stabilise() refused")
+    ax.set(title=f"{name}: token price (settlement units per token)", xlabel="simulated days", ylabel="price")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="best", fontsize=8)
+    paths["price"] = out / "price.png"
+    fig.tight_layout()
+    fig.savefig(paths["price"], dpi=110)
+    plt.close(fig)
+
+    fig, ax = plt.subplots(figsize=(10, 4))
+    ax.plot([d for d, r in zip(days, rows) if r.pe is not None], [r.pe / WAD for r in rows if r.pe is not None],
+            color="tab:purple", label="TWAP PE")
+    ax.axhline(result.pe_low / WAD, color="tab:green", ls="--", label=f"pe_low {result.pe_low / WAD:g}: buy below")
+    ax.axhline(result.pe_high / WAD, color="tab:red", ls="--", label=f"pe_high {result.pe_high / WAD:g}: sell above")
+    ax.set(title=f"{name}: PE (TWAP price / EPS)", xlabel="simulated days", ylabel="PE")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="best", fontsize=8)
+    paths["pe"] = out / "pe.png"
+    fig.tight_layout()
+    fig.savefig(paths["pe"], dpi=110)
+    plt.close(fig)
+
+    fig, left = plt.subplots(figsize=(10, 4))
+    left.plot(days, [r.reserve_stable / unit for r in rows], color="tab:blue", label="free settlement balance")
+    left.plot(days, [r.stake / unit for r in rows], color="tab:orange", label="merchant stake")
+    left.set(xlabel="simulated days", ylabel="settlement units")
+    right = left.twinx()
+    right.plot(days, [r.inventory / WAD for r in rows], color="tab:brown", ls="--", label="token inventory")
+    right.set_ylabel("tokens")
+    handles = left.get_legend_handles_labels()[0] + right.get_legend_handles_labels()[0]
+    left.legend(handles, [h.get_label() for h in handles], loc="center right", fontsize=8)
+    left.set_title(f"{name}: reserve (ALAR) balances")
+    left.grid(alpha=0.3)
+    paths["reserve"] = out / "reserve.png"
+    fig.tight_layout()
+    fig.savefig(paths["reserve"], dpi=110)
+    plt.close(fig)
+    return paths
+
+
+def _pe(value):
+    return "undefined" if value is None else f"{value / WAD:.2f}"
+
+
+def markdown(result: Result) -> str:
+    rows, unit = result.rows, 10**result.decimals
+    first, last = rows[0], rows[-1]
+    buys = [t for t in result.trades if t["kind"] == "buy"]
+    sells = [t for t in result.trades if t["kind"] == "sell"]
+    defined = [r.pe for r in rows if r.pe is not None]
+    lines = [
+        f"# Simulation: {result.scenario.name}",
+        "",
+        result.scenario.description + ".",
+        "",
+        f"- network: `{result.network}`; {result.days} simulated days, one step every {result.hours_per_step} h, "
+        f"seed {result.seed}; band PE {result.pe_low / WAD:g}-{result.pe_high / WAD:g}, "
+        f"capacity {result.capacity_bps / 100:g}% per day",
+        f"- wall clock of the scenario loop: {result.wall_seconds:.1f} s "
+        f"({result.days_per_second:.2f} simulated days per second)",
+        "",
+        "| | start | end | min | max |",
+        "|---|---:|---:|---:|---:|",
+        f"| TWAP PE | {_pe(first.pe)} | {_pe(last.pe)} | {_pe(min(defined) if defined else None)} | "
+        f"{_pe(max(defined) if defined else None)} |",
+        f"| spot price | {first.spot / WAD:.4f} | {last.spot / WAD:.4f} | {min(r.spot for r in rows) / WAD:.4f} | "
+        f"{max(r.spot for r in rows) / WAD:.4f} |",
+        f"| reserve free settlement | {first.reserve_stable / unit:,.2f} | {last.reserve_stable / unit:,.2f} | | |",
+        f"| reserve token inventory | {first.inventory / WAD:,.0f} | {last.inventory / WAD:,.0f} | | |",
+        f"| merchant stake | {first.stake / unit:,.2f} | {last.stake / unit:,.2f} | | |",
+        f"| staked tokens | {first.staked / WAD:,.0f} | {last.staked / WAD:,.0f} | | |",
+        "",
+        f"**Reserve trades:** {len(buys)} buys (paid {sum(t['given'] for t in buys) / unit:,.2f} for "
+        f"{sum(t['received'] for t in buys) / WAD:,.0f} tokens), {len(sells)} sells "
+        f"({sum(t['given'] for t in sells) / WAD:,.0f} tokens for {sum(t['received'] for t in sells) / unit:,.2f}).",
+        "",
+    ]
+    if result.trades:
+        lines += ["| day | trade | given | received | TWAP PE | target price | spot after |", "|---:|---|---:|---:|---:|---:|---:|"]
+        for t in result.trades[:40]:
+            given = f"{t['given'] / unit:,.2f}" if t["kind"] == "buy" else f"{t['given'] / WAD:,.0f} tokens"
+            received = f"{t['received'] / WAD:,.0f} tokens" if t["kind"] == "buy" else f"{t['received'] / unit:,.2f}"
+            lines.append(f"| {t['hour'] / 24:.2f} | {t['kind']} | {given} | {received} | {t['pe'] / WAD:.2f} | "
+                         f"{t['target'] / WAD:.4f} | {t['spot_after'] / WAD:.4f} |")
+        if len(result.trades) > 40:
+            lines.append(f"| | ... {len(result.trades) - 40} more in series.csv | | | | | |")
+        lines.append("")
+    if result.assessments:
+        lines += ["**Performance assessments** (`assess()`):", "", "| day | period | gross | target | slashed | misses | defaulted |",
+                  "|---:|---:|---:|---:|---:|---:|---|"]
+        for a in result.assessments:
+            lines.append(f"| {a['hour'] / 24:.2f} | {a['period']} | {a['gross'] / unit:,.2f} | {a['target'] / unit:,.2f} | "
+                         f"{a['slashed'] / unit:,.2f} | {a['misses']} | {'yes' if a['defaulted'] else ''} |")
+        lines.append("")
+    if result.refusals:
+        reasons = {}
+        for r in result.refusals:
+            reasons[r["reason"]] = reasons.get(r["reason"], 0) + 1
+        lines += ["**stabilise() refused** (the keeper's call reverted):", ""]
+        lines += [f"- {count} x `{reason}`" for reason, count in reasons.items()]
+        lines.append("")
+    if result.attacks:
+        traded = sum(1 for a in result.attacks if a["stabilise_succeeded"] and a["traded"])
+        lines += [f"**Manipulation:** {len(result.attacks)} same-block attacks (spot moved by half the pool, then "
+                  f"`stabilise()`, then undone); the reserve traded in {traded} of them.", ""]
+    lines += ["![price](price.png)", "", "![PE](pe.png)", "", "![reserve](reserve.png)", "",
+              "Every step is a row of `series.csv`."]
+    return "\n".join(lines) + "\n"
+
+
+def write_report(result: Result, out: Path) -> dict[str, Path]:
+    """Writes report.md, series.csv and the plots into ``out``."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = plot(result, out)
+    write_series(result, out / "series.csv")
+    (out / "report.md").write_text(markdown(result))
+    return {"report": out / "report.md", "series": out / "series.csv", **paths}

@@ -1,0 +1,569 @@
+"""Market scenarios against a live listing: a crowd of traders, revenue and
+keepers act every simulated step (an hour by default) on the real Uniswap V2
+pair; time moves with anvil's time travel. ``ape pst simulate`` runs them and
+``report.py`` turns the result into a report.
+
+The crowd is one net trade per step, sized on the pool's reserves to move the
+spot price (log) part of the way towards a scenario's "fair" price
+(``fair_pe * EPS``) plus noise. The keeper observes the oracle every step,
+calls ``stabilise()`` when the TWAP PE is outside the band (and records the
+revert reason if the reserve refuses) and ``assess()`` once a period has
+finished. Every figure in the result is read from the chain.
+"""
+
+import math
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from ape_pst_plugin import pe as pem
+
+WAD = 10**18
+HOUR = 3_600
+DAY = 86_400
+PERIOD = 30 * DAY
+MAX = 2**256 - 1
+
+
+class SimulationError(Exception):
+    """A scenario cannot run here (one-line message for the CLI)."""
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """How the crowd, the revenue and the attacker behave over time.
+
+    ``fair_pe(hour)`` is the PE the crowd pushes the price towards (None: no
+    drift); ``pull`` the part of the log gap the crowd closes per hour;
+    ``noise`` the standard deviation of its random log-price move per hour;
+    ``revenue(hour)`` the revenue as a multiple of the listing's usual rate.
+    ``target`` is the merchant's revenue target per period, as a multiple of
+    the usual period revenue."""
+
+    name: str
+    description: str
+    fair_pe: Callable[[float], float | None]
+    pull: Callable[[float], float]
+    noise: float = 0.004
+    revenue: Callable[[float], float] = lambda hour: 1.0
+    target: float = 0.5
+    attacker: bool = False
+
+
+def _always(value):
+    return lambda hour: value
+
+
+def _before(hours, inside, after):
+    return lambda hour: inside if hour < hours else after
+
+
+SCENARIOS: dict[str, Scenario] = {
+    s.name: s
+    for s in (
+        Scenario(
+            "steady",
+            "revenue flows at the usual rate, traders hover around PE 10: the reserve never trades",
+            fair_pe=_always(10.0), pull=_always(0.05), noise=0.004,
+        ),
+        Scenario(
+            "selloff",
+            "panic selling for 12 hours pushes the PE towards 4, then only noise: the reserve buys back within its capacity",
+            fair_pe=_before(12, 3.6, None), pull=_before(12, 0.25, 0.0), noise=0.003,
+        ),
+        Scenario(
+            "mania",
+            "FOMO buying for 12 hours pushes the PE past 25, then only noise: the reserve sells inventory",
+            fair_pe=_before(12, 40.0, None), pull=_before(12, 0.25, 0.0), noise=0.003,
+        ),
+        Scenario(
+            "revenue-collapse",
+            "revenue falls to 5% of its usual rate and holders price the listing at PE 5: "
+            "three missed periods (two slashes, then default); after the default the reserve buys no more",
+            fair_pe=_always(5.0), pull=_always(0.02), noise=0.003, revenue=_always(0.05), target=0.5,
+        ),
+        Scenario(
+            "manipulation",
+            "steady market; every hour an attacker dumps or pumps the pool inside one transaction and calls "
+            "stabilise() in between: the reserve decides on the TWAP and never trades because of it",
+            fair_pe=_always(10.0), pull=_always(0.05), noise=0.003, attacker=True,
+        ),
+    )
+}
+
+
+@dataclass
+class Row:
+    """One step, read from the chain after the step's transactions."""
+
+    hour: float
+    timestamp: int
+    spot: int
+    twap: int | None
+    pe: int | None
+    p_low: int | None
+    p_high: int | None
+    reserve_stable: int
+    inventory: int
+    staked: int
+    stake: int
+    trade: str = ""  # "buy", "sell", "refused: <reason>" or ""
+    spent: int = 0  # buy: settlement given; sell: tokens given
+    received: int = 0
+    note: str = ""
+
+
+@dataclass
+class Result:
+    scenario: Scenario
+    days: int
+    seed: int
+    hours_per_step: int
+    network: str
+    decimals: int
+    pe_low: int
+    pe_high: int
+    capacity_bps: int
+    start_stake: int
+    start_inventory: int
+    start_free: int
+    rows: list[Row] = field(default_factory=list)
+    trades: list[dict] = field(default_factory=list)  # Bought / Sold events
+    assessments: list[dict] = field(default_factory=list)  # Assessed events (+ defaulted flag)
+    refusals: list[dict] = field(default_factory=list)  # stabilise() reverts the keeper saw
+    attacks: list[dict] = field(default_factory=list)  # manipulation attempts
+    wall_seconds: float = 0.0
+
+    def summary_line(self) -> str:
+        buys = sum(t["kind"] == "buy" for t in self.trades)
+        sells = sum(t["kind"] == "sell" for t in self.trades)
+        last = self.rows[-1] if self.rows else None
+        pe = f"{last.pe / WAD:.2f}" if last and last.pe is not None else "undefined"
+        line = (
+            f"{self.scenario.name}: {self.days} days on {self.network}, {buys} buys, {sells} sells, "
+            f"{len(self.assessments)} assessments, final TWAP PE {pe}"
+        )
+        if self.wall_seconds:
+            line += f", {self.days_per_second:.2f} simulated days per second"
+        return line
+
+    @property
+    def days_per_second(self) -> float:
+        """Simulated days per wall-clock second of the scenario loop (set-up excluded)."""
+        return self.days / self.wall_seconds if self.wall_seconds else 0.0
+
+
+def _fresh_accounts(n):
+    """Fresh funded accounts: snapshots rewind nonces, and fresh senders keep
+    every run's contract addresses new to ape's contract cache."""
+    from ape import accounts, chain
+
+    crowd = [accounts.test_accounts.generate_test_account() for _ in range(n)]
+    for account in crowd:
+        chain.provider.set_balance(account.address, 10**24)
+    return crowd
+
+
+def world():
+    """(uniswap, settlement token, fund(to, amount), network label) for the
+    connected chain: the mainnet-address Uniswap and USDC on chain id 1
+    (stand-in or real fork), freshly deployed ones elsewhere."""
+    from ape import chain, project
+
+    from ape_pst_plugin import fork
+    from ape_pst_plugin.uniswap import deploy_uniswap
+
+    network = chain.provider.network_choice
+    if chain.chain_id == 1:
+        if not fork.has_standin():
+            raise SimulationError(
+                "chain id 1 without Uniswap V2 at its mainnet addresses: start the stand-in with `ape pst fork start`"
+            )
+        if len(chain.provider.get_code(fork.USDC)) == 0:
+            raise SimulationError(f"no token at USDC's address {fork.USDC}: start the stand-in with `ape pst fork start`")
+        usdc = fork.mainnet_usdc()
+
+        def fund(to, amount):
+            fork.fund(usdc, to, amount)
+
+        return fork.mainnet_uniswap(), usdc, fund, network
+    [deployer] = _fresh_accounts(1)
+    usdc = deployer.deploy(project.TestStablecoin, "Test USD Coin", "USDC", 6)
+
+    def fund(to, amount):
+        usdc.faucet(to, amount, sender=deployer)
+
+    return deploy_uniswap(deployer), usdc, fund, network
+
+
+class Simulation:
+    """One scenario run; ``run()`` is the short way to use it."""
+
+    def __init__(self, scenario: Scenario, days: int, seed: int = 1, hours_per_step: int = 1):
+        from ape import chain
+
+        from ape_pst_plugin.deployment import deploy_protocol
+        from ape_pst_plugin.market import MarketPlan, history_gross, open_market
+
+        if days <= 0:
+            raise SimulationError("--days must be at least 1")
+        if hours_per_step <= 0:
+            raise SimulationError("hours per step must be at least 1")
+        self.scenario, self.days, self.seed, self.hours_per_step = scenario, days, seed, hours_per_step
+        self.random = random.Random(seed)
+        self.chain = chain
+        uniswap, usdc, fund, network = world()
+        admin, merchant, payer, trader, keeper, staker, attacker = _fresh_accounts(7)
+        self.admin, self.payer, self.trader, self.keeper, self.attacker = admin, payer, trader, keeper, attacker
+        protocol = deploy_protocol(admin, uniswap, guardian=admin)
+        plan = MarketPlan(reserve_float=250_000, trader_tokens=400_000 * WAD)
+        unit = 10 ** usdc.decimals()
+        circulating = 900_000 * WAD  # supply less the reserve's 10%
+        usual_period = history_gross(plan, circulating, usdc.decimals()) * PERIOD // (plan.history_days * DAY)
+        plan.revenue_target = int(usual_period * scenario.target)
+        self.market = m = open_market(chain, protocol, admin, merchant, payer, trader, keeper, usdc,
+                                      plan=plan, symbol="SIM", fund=fund)
+        self.usual_hourly = usual_period * HOUR // PERIOD
+        self.decimals = usdc.decimals()
+        self.token, self.usdc, self.pair = m.token, m.usdc, m.pair
+        self.reserve, self.oracle, self.router = m.reserve, m.oracle, m.listing.router
+        self.staking = m.listing.staking
+        self.swap_router = uniswap.router
+        # holders stake, so revenue and slashed stake have somewhere to go
+        m.token.transfer(staker, 100_000 * WAD, sender=merchant)
+        m.token.approve(self.staking, MAX, sender=staker)
+        self.staking.stake(100_000 * WAD, sender=staker)
+        # the crowd and the payer approve once: one transaction per trade or payment afterwards
+        m.token.approve(self.swap_router, MAX, sender=trader)
+        usdc.approve(self.swap_router, MAX, sender=trader)
+        fund(payer, usual_period * 12)
+        if scenario.attacker:
+            from ape import project
+
+            self.manipulator = attacker.deploy(project.SpotManipulator, m.pair, m.reserve)
+            m.token.transfer(self.manipulator, 300_000 * WAD, sender=merchant)
+            fund(self.manipulator, 10_000_000 * unit)
+        self.pe_low, self.pe_high = self.reserve.pe_low(), self.reserve.pe_high()
+        self.token_is_0 = m.pair.token0() == m.token.address
+        self.result = Result(
+            scenario=scenario, days=days, seed=seed, hours_per_step=hours_per_step, network=str(network),
+            decimals=self.decimals, pe_low=self.pe_low, pe_high=self.pe_high,
+            capacity_bps=self.reserve.capacity_bps(), start_stake=self.reserve.stake(),
+            start_inventory=self.reserve.inventory(), start_free=self.reserve.free_balance(),
+        )
+        self.start = chain.blocks.head.timestamp
+        self._fast()
+        self.result.rows.append(self._row(0.0))
+
+    # ------------------------------------------------------ fast chain access
+    # The loop talks JSON-RPC to the node directly (see `Rpc`): ape's and
+    # web3's per-call checks cost ~50-70 round trips per simulated hour; this
+    # way it is about 12, and the reads of a step share one batch request.
+    # The actors are impersonated on anvil, so nothing needs signing.
+    def _fast(self):
+        self.rpc = rpc = Rpc(self.chain.provider.uri)
+        self.c_pair, self.c_token = rpc.contract(self.pair), rpc.contract(self.token)
+        self.c_reserve, self.c_oracle, self.c_router = rpc.contract(self.reserve), rpc.contract(self.oracle), rpc.contract(self.router)
+        self.c_staking, self.c_swap = rpc.contract(self.staking), rpc.contract(self.swap_router)
+        self.c_manipulator = rpc.contract(self.manipulator) if self.scenario.attacker else None
+        for account in (self.payer, self.trader, self.keeper, self.attacker):
+            rpc.request("anvil_impersonateAccount", [account.address])
+        self.period_length, self.router_start = rpc.calls([self.c_router.call("PERIOD"), self.c_router.call("START")])
+        self.next_period, self.defaulted = rpc.calls([self.c_reserve.call("next_period"), self.c_reserve.call("defaulted")])
+
+    def _send(self, call, sender):
+        return self.rpc.send(call, sender.address)
+
+    # ---------------------------------------------------------------- reading
+    def _tokens_first(self, reserves) -> tuple[int, int]:
+        r0, r1, _ = reserves
+        return (r0, r1) if self.token_is_0 else (r1, r0)
+
+    def _reserves(self) -> tuple[int, int]:
+        return self._tokens_first(self.rpc.calls([self.c_pair.call("getReserves")])[0])
+
+    def _price_and_eps(self):
+        try:
+            return self.rpc.calls([self.c_oracle.call("price_and_eps")])[0]
+        except RpcRevert:
+            return None, None
+
+    def _row(self, hour: float) -> Row:
+        reserves, free, inventory, staked, stake, price_eps = self.rpc.calls([
+            self.c_pair.call("getReserves"), self.c_reserve.call("free_balance"), self.c_reserve.call("inventory"),
+            self.c_staking.call("total_staked"), self.c_reserve.call("stake"), self.c_oracle.call("price_and_eps"),
+        ], allow_revert=True)
+        r_token, r_settlement = self._tokens_first(reserves)
+        twap = eps = pe = p_low = p_high = None
+        if not isinstance(price_eps, RpcRevert):
+            twap, eps = price_eps
+        if eps:
+            pe = twap * WAD // eps
+            p_low, p_high = pem.target_prices(eps, self.pe_low, self.pe_high)
+        return Row(
+            hour=hour, timestamp=self.start + int(hour * HOUR),
+            spot=pem.spot_price(r_token, r_settlement, self.decimals), twap=twap, pe=pe, p_low=p_low, p_high=p_high,
+            reserve_stable=free, inventory=inventory, staked=staked, stake=stake,
+        )
+
+    # ---------------------------------------------------------------- actors
+    def _pay(self, hour: float, hours: int):
+        amount = int(self.usual_hourly * hours * self.scenario.revenue(hour) * self.random.lognormvariate(0, 0.3))
+        if amount > 0:
+            self._send(self.c_router.call("pay", b"sim".ljust(32, b"\0"), amount), self.payer)
+
+    def _crowd(self, hour: float, hours: int):
+        """One net trade: part of the way to the fair price, plus noise."""
+        r_token, r_settlement = self._reserves()
+        spot = pem.spot_price(r_token, r_settlement, self.decimals)
+        move = self.random.gauss(0, self.scenario.noise * math.sqrt(hours))
+        fair_pe = self.scenario.fair_pe(hour)
+        if fair_pe is not None:
+            [eps] = self.rpc.calls([self.c_oracle.call("eps_snapshot")])
+            if eps:
+                pull = 1 - (1 - self.scenario.pull(hour)) ** hours
+                move += pull * math.log(fair_pe * eps / spot)
+        target = int(spot * math.exp(move))
+        if target > spot:
+            amount = pem.buy_to_price(r_token, r_settlement, target, self.decimals)
+            path = [self.usdc.address, self.token.address]
+        else:
+            [held] = self.rpc.calls([self.c_token.call("balanceOf", self.trader.address)])
+            amount = min(pem.sell_to_price(r_token, r_settlement, target, self.decimals), held)
+            path = [self.token.address, self.usdc.address]
+        if amount > 0:
+            self._send(self.c_swap.call("swapExactTokensForTokens", amount, 0, path, self.trader.address, 2**64),
+                       self.trader)
+
+    def _attack(self, hour: float):
+        """Same-block manipulation: dump or pump half the pool, stabilise, undo."""
+        r_token, r_settlement = self._reserves()
+        dump = int(hour) % 2 == 0
+        token_in, amount = (self.token.address, r_token // 2) if dump else (self.usdc.address, r_settlement // 2)
+        receipt = self._send(self.c_manipulator.call("attack", token_in, amount), self.attacker)
+        [event] = self.c_manipulator.events(receipt, "Attack")
+        reserve_events = self.c_reserve.events(receipt, "Bought") + self.c_reserve.events(receipt, "Sold")
+        self.result.attacks.append(dict(hour=hour, dump=dump, stabilise_succeeded=event["stabilise_succeeded"],
+                                        traded=event["traded"], reserve_events=len(reserve_events)))
+
+    def _keeper(self, hour: float, row_notes: list) -> tuple[str, int, int]:
+        """assess() once a period is over, update(), then stabilise() if the PE is out of band."""
+        now = self.start + int(hour * HOUR)
+        if not self.defaulted and (now - self.router_start) // self.period_length > self.next_period:
+            receipt = self._send(self.c_reserve.call("assess"), self.keeper)
+            self.next_period += 1
+            defaulted = bool(self.c_reserve.events(receipt, "Defaulted"))
+            self.defaulted = self.defaulted or defaulted
+            for a in self.c_reserve.events(receipt, "Assessed"):
+                self.result.assessments.append(dict(hour=hour, period=a["period"], gross=a["gross"], target=a["target"],
+                                                    slashed=a["slashed"], misses=a["misses"], defaulted=defaulted))
+                row_notes.append(f"period {a['period']}: " + (f"slashed {a['slashed']}" if a["slashed"] else "target met")
+                                 + (", defaulted" if defaulted else ""))
+        self._send(self.c_oracle.call("update"), self.keeper)
+        trade = ("", 0, 0)
+        twap, eps = self._price_and_eps()
+        if eps:
+            pe = twap * WAD // eps
+            if not self.pe_low <= pe <= self.pe_high:
+                stabilise = self.c_reserve.call("stabilise")
+                try:  # a dry run first: a refusal is recorded, not sent
+                    self.rpc.calls([stabilise], sender=self.keeper.address)
+                except RpcRevert as err:
+                    self.result.refusals.append(dict(hour=hour, pe=pe, reason=err.reason))
+                    trade = (f"refused: {err.reason}", 0, 0)
+                else:
+                    receipt = self._send(stabilise, self.keeper)
+                    for a in self.c_reserve.events(receipt, "Bought"):
+                        self.result.trades.append(dict(hour=hour, kind="buy", given=a["spent"], received=a["received"],
+                                                       pe=a["pe"], target=a["target_price"], spot_after=a["spot_after"]))
+                        trade = ("buy", a["spent"], a["received"])
+                    for a in self.c_reserve.events(receipt, "Sold"):
+                        self.result.trades.append(dict(hour=hour, kind="sell", given=a["sold"], received=a["received"],
+                                                       pe=a["pe"], target=a["target_price"], spot_after=a["spot_after"]))
+                        trade = ("sell", a["sold"], a["received"])
+        return trade
+
+    # ---------------------------------------------------------------- loop
+    def run(self, progress: Callable[[int], None] | None = None) -> Result:
+        began = time.perf_counter()
+        h = self.hours_per_step
+        steps = self.days * 24 // h
+        for step in range(1, steps + 1):
+            hour = float(step * h)
+            self.rpc.request("evm_setNextBlockTimestamp", [self.start + int(hour * HOUR)])
+            self._pay(hour, h)
+            self._crowd(hour, h)
+            if self.scenario.attacker:
+                self._attack(hour)
+            notes: list[str] = []
+            kind, given, received = self._keeper(hour, notes)
+            row = self._row(hour)
+            row.trade, row.spent, row.received, row.note = kind, given, received, "; ".join(notes)
+            self.result.rows.append(row)
+            if progress:
+                progress(h)
+        self.result.wall_seconds = time.perf_counter() - began
+        for account in (self.payer, self.trader, self.keeper, self.attacker):
+            self.rpc.request("anvil_stopImpersonatingAccount", [account.address])
+        # ape's view of the chain (block cache, pending timestamp) catches up with a mined block
+        self.chain.mine()
+        return self.result
+
+
+class RpcRevert(Exception):
+    """An eth_call reverted; ``reason`` is the revert string."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+class _Call:
+    def __init__(self, contract, name, args):
+        self.contract, self.abi = contract, contract.functions[name]
+        types = [i["type"] if i["type"] != "tuple" else _tuple_type(i) for i in self.abi["inputs"]]
+        self.data = "0x" + contract.selectors[name] + contract.encode(types, list(args)).hex()
+
+    def decode(self, result: str):
+        outputs = self.abi.get("outputs", [])
+        values = self.contract.decode([o["type"] for o in outputs], bytes.fromhex(result.removeprefix("0x")))
+        return values[0] if len(values) == 1 else tuple(values)
+
+
+def _tuple_type(item) -> str:
+    return "(" + ",".join(c["type"] for c in item["components"]) + ")"
+
+
+class RpcContract:
+    """ABI encoding and event decoding for one contract, no web3 objects."""
+
+    def __init__(self, instance):
+        from eth_abi import decode, encode
+        from eth_utils import keccak
+
+        self.address = instance.address
+        self.encode, self.decode = encode, decode
+        abi = instance.contract_type.model_dump(mode="json", by_alias=True)["abi"]
+        self.functions = {a["name"]: a for a in abi if a["type"] == "function"}
+        self.selectors = {
+            name: keccak(text=f"{name}({','.join(i['type'] for i in a['inputs'])})")[:4].hex()
+            for name, a in self.functions.items()
+        }
+        self.event_abis = {a["name"]: a for a in abi if a["type"] == "event"}
+        self.topics = {
+            name: "0x" + keccak(text=f"{name}({','.join(i['type'] for i in a['inputs'])})").hex()
+            for name, a in self.event_abis.items()
+        }
+
+    def call(self, name, *args) -> _Call:
+        return _Call(self, name, args)
+
+    def events(self, receipt: dict, name: str) -> list[dict]:
+        """The ``name`` events this contract emitted in ``receipt``, as dicts."""
+        abi, topic = self.event_abis[name], self.topics[name]
+        found = []
+        for log in receipt["logs"]:
+            if log["address"].lower() != self.address.lower() or not log["topics"] or log["topics"][0] != topic:
+                continue
+            indexed = [i for i in abi["inputs"] if i.get("indexed")]
+            plain = [i for i in abi["inputs"] if not i.get("indexed")]
+            values = dict(zip([i["name"] for i in plain],
+                              self.decode([i["type"] for i in plain], bytes.fromhex(log["data"].removeprefix("0x")))))
+            for item, raw in zip(indexed, log["topics"][1:]):
+                values[item["name"]] = self.decode([item["type"]], bytes.fromhex(raw.removeprefix("0x")))[0]
+            found.append(values)
+        return found
+
+
+class Rpc:
+    """A minimal JSON-RPC client: batched eth_calls and eth_sendTransaction
+    from impersonated accounts (anvil automines: the receipt is there at once)."""
+
+    def __init__(self, uri: str):
+        import requests
+
+        self.uri, self.session, self.id = uri, requests.Session(), 0
+        self.session.trust_env = False  # loopback: no proxy look-ups per request
+
+    def contract(self, instance) -> RpcContract:
+        return RpcContract(instance)
+
+    def _post(self, payload):
+        import requests
+
+        try:
+            # generous: a forked anvil may fetch state from its upstream, and the machine may be busy
+            response = self.session.post(self.uri, json=payload, timeout=300)
+            response.raise_for_status()
+        except requests.RequestException as err:
+            raise SimulationError(f"the node at {self.uri} did not answer: {err}") from None
+        return response.json()
+
+    def request(self, method: str, params: list):
+        self.id += 1
+        body = self._post({"jsonrpc": "2.0", "id": self.id, "method": method, "params": params})
+        if "error" in body:
+            raise SimulationError(f"{method}: {body['error'].get('message')}")
+        return body["result"]
+
+    def calls(self, calls: list[_Call], sender: str | None = None, allow_revert: bool = False) -> list:
+        """eth_call of every call in one batch request, decoded. A revert
+        raises RpcRevert, or with ``allow_revert`` comes back as one."""
+        batch = []
+        for call in calls:
+            self.id += 1
+            tx = {"to": call.contract.address, "data": call.data}
+            if sender:
+                tx["from"] = sender
+            batch.append({"jsonrpc": "2.0", "id": self.id, "method": "eth_call", "params": [tx, "latest"]})
+        answers = {a["id"]: a for a in self._post(batch)}
+        results = []
+        for request, call in zip(batch, calls):
+            answer = answers[request["id"]]
+            if "error" in answer:
+                revert = RpcRevert(_reason(answer["error"]))
+                if not allow_revert:
+                    raise revert
+                results.append(revert)
+            else:
+                results.append(call.decode(answer["result"]))
+        return results
+
+    def send(self, call: _Call, sender: str) -> dict:
+        tx = {"from": sender, "to": call.contract.address, "data": call.data, "gas": hex(3_000_000)}
+        tx_hash = self.request("eth_sendTransaction", [tx])
+        receipt = self.request("eth_getTransactionReceipt", [tx_hash])
+        for _ in range(1000):  # automine: at most a few ms
+            if receipt is not None:
+                break
+            time.sleep(0.002)
+            receipt = self.request("eth_getTransactionReceipt", [tx_hash])
+        if receipt is None or int(receipt["status"], 16) != 1:
+            try:  # replay it as a call for the reason
+                self.calls([call], sender=sender)
+                reason = f"no reason, gas used {int(receipt['gasUsed'], 16)}"
+            except RpcRevert as err:
+                reason = err.reason
+            raise SimulationError(f"{call.abi['name']} from {sender} reverted: {reason} (tx {tx_hash})")
+        return receipt
+
+
+def _reason(error: dict) -> str:
+    """The revert string of an eth_call error (Error(string) data), else the message."""
+    from eth_abi import decode
+
+    data = error.get("data")
+    if isinstance(data, dict):
+        data = data.get("data")
+    if isinstance(data, str) and data.startswith("0x08c379a0"):
+        return decode(["string"], bytes.fromhex(data[10:]))[0]
+    return str(error.get("message", error)).removeprefix("execution reverted: ")
+
+
+def run(name: str, days: int, seed: int = 1, hours_per_step: int = 1,
+        progress: Callable[[int], None] | None = None) -> Result:
+    """Sets up a listing on the connected network and runs scenario ``name``."""
+    if name not in SCENARIOS:
+        raise SimulationError(f"unknown scenario {name!r}; known: {', '.join(SCENARIOS)}")
+    return Simulation(SCENARIOS[name], days, seed, hours_per_step).run(progress)

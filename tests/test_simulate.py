@@ -1,0 +1,94 @@
+"""Every `ape pst simulate` scenario, in a short form, on the mainnet stand-in
+(marked `fork`: `make test` runs them with --network
+ethereum:mainnet-fork:foundry after `ape pst fork start`). Each asserts the
+outcome the scenario exists to show, from the chain's own events and views."""
+
+import csv
+
+import pytest
+
+from ape_pst_plugin.report import COLUMNS, write_report
+from ape_pst_plugin.simulate import WAD, run
+
+pytestmark = pytest.mark.fork
+
+
+def _buys(result):
+    return [t for t in result.trades if t["kind"] == "buy"]
+
+
+def _sells(result):
+    return [t for t in result.trades if t["kind"] == "sell"]
+
+
+def test_selloff_reserve_buys_back_to_pe_low_without_overshoot(tmp_path):
+    result = run("selloff", days=4, seed=1)
+    rows, pe_low = result.rows, result.pe_low
+    # the panic did push the PE down towards 4 (else the test proves nothing)
+    assert min(r.pe for r in rows if r.pe) < 5 * WAD
+    assert _buys(result) and not _sells(result)
+    for buy in _buys(result):
+        assert buy["pe"] < pe_low  # S1: buys only below the band
+        assert buy["spot_after"] <= buy["target"] + 1  # S2: never lifts the spot above P_low
+    # once the panic is over and capacity allows, the PE is back at 8
+    assert any(r.pe >= pe_low for r in rows if r.hour > 12 and r.pe)
+    # the merchant stake is not the stabiliser's money
+    assert all(r.stake == result.start_stake for r in rows)
+    # buys stop at capacity: the keeper is refused, the reserve does not overspend
+    assert any("capacity" in r["reason"] for r in result.refusals)
+
+    paths = write_report(result, tmp_path)
+    with paths["series"].open() as f:
+        series = list(csv.DictReader(f))
+    assert tuple(series[0]) == COLUMNS
+    assert len(series) == 4 * 24 + 1
+    assert sum(row["trade"] == "buy" for row in series) == len(_buys(result))
+    for name in ("price", "pe", "reserve"):
+        assert paths[name].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    report = paths["report"].read_text()
+    assert f"{len(_buys(result))} buys" in report and "![price](price.png)" in report
+
+
+def test_mania_reserve_sells_inventory_down_to_pe_high():
+    result = run("mania", days=4, seed=1)
+    assert max(r.pe for r in result.rows if r.pe) > 25 * WAD
+    assert _sells(result) and not _buys(result)
+    for sell in _sells(result):
+        assert sell["pe"] > result.pe_high  # S1
+        assert sell["spot_after"] >= sell["target"] - 1  # S2: never pushes the spot below P_high
+    assert result.rows[-1].inventory < result.start_inventory
+    assert all(r.stake == result.start_stake for r in result.rows)
+
+
+def test_revenue_collapse_two_slashes_then_default_then_no_buys():
+    # three 30-day periods must pass: daily steps keep the test short
+    result = run("revenue-collapse", days=95, seed=1, hours_per_step=24)
+    misses = [a for a in result.assessments if a["misses"]]
+    assert [a["misses"] for a in misses] == [1, 2, 3]
+    first, second, third = misses
+    assert first["slashed"] == result.start_stake * 2_000 // 10_000
+    assert second["slashed"] == (result.start_stake - first["slashed"]) * 2_000 // 10_000
+    assert third["defaulted"] and not first["defaulted"] and not second["defaulted"]
+    assert third["slashed"] == result.start_stake - first["slashed"] - second["slashed"]
+    assert result.rows[-1].stake == 0
+    # the reserve did buy before the default, and never after it, though asked
+    assert _buys(result)
+    assert all(b["hour"] < third["hour"] for b in _buys(result))
+    after = [r for r in result.refusals if r["hour"] >= third["hour"]]
+    assert after and all(r["reason"] == "reserve: listing defaulted, no buys" for r in after)
+
+
+def test_manipulation_same_block_moves_make_no_reserve_trade():
+    result = run("manipulation", days=2, seed=1)
+    assert len(result.attacks) == 2 * 24
+    # stabilise() was really reached inside the manipulated block, and did nothing
+    assert any(a["stabilise_succeeded"] for a in result.attacks)
+    assert all(a["traded"] == 0 and a["reserve_events"] == 0 for a in result.attacks)
+    assert result.trades == []
+
+
+def test_steady_market_stays_in_band_without_reserve_trades():
+    result = run("steady", days=3, seed=1)
+    assert result.trades == [] and result.refusals == []
+    assert all(result.pe_low <= r.pe <= result.pe_high for r in result.rows if r.pe)
+    assert result.rows[-1].inventory == result.start_inventory

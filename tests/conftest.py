@@ -9,6 +9,17 @@ from ape_pst_plugin.uniswap import deploy_uniswap
 USDC = 10**6
 
 
+# Anvil keeps its clock when ape reverts a snapshot, so a test that jumps days
+# ahead moves the clock of every later test. Tests built on the session
+# `listing` and `market` fixtures expect a recent clock (a fresh TWAP, an
+# unfinished first period); these modules jump days or weeks and run after them.
+RUN_LAST = ("test_cli.py", "test_governance.py", "test_governance_invariants.py", "test_timelock.py")
+
+
+def pytest_collection_modifyitems(items):
+    items.sort(key=lambda item: item.path.name in RUN_LAST)  # stable: order within each group kept
+
+
 @pytest.fixture
 def deployer(accounts, networks):
     """A fresh, funded account for contracts a test deploys itself. Snapshots

@@ -9,6 +9,9 @@ export APE_DATA_FOLDER ?= $(CURDIR)/.build/ape-data
 export PYTHONPATH := $(CURDIR)
 # ape-foundry's fork of the mainnet stand-in (`ape pst fork start`, see ape-config.yaml)
 FORK := ethereum:mainnet-fork:foundry
+# Long, self-contained local tests that run beside the fork suite, so both
+# halves of `make test` take about as long on two cores.
+BESIDE := tests/test_governance_invariants.py tests/test_plugin_in_another_project.py
 
 .PHONY: install test demo bench clean
 
@@ -27,8 +30,8 @@ node_modules/.installed: package.json package-lock.json
 
 # Two suites side by side (each mostly waits on its anvil): the local suite,
 # and on a fork of the mainnet stand-in the `fork` tests plus the stabiliser
-# invariants. The stand-in is stopped whatever happens (trap); any failing
-# part fails the target. The wall time goes to .build/make-test-seconds
+# invariants, followed by the local tests in $(BESIDE). The stand-in is
+# stopped whatever happens (trap); any failing part fails the target. The wall time goes to .build/make-test-seconds
 # (`make bench` reports it).
 test: install
 	@began=$$(date +%s); status=0; fork_pid=; \
@@ -37,11 +40,12 @@ test: install
 	( s=0; \
 	  ape test tests -m fork --network $(FORK) -p no:cacheprovider || s=1; \
 	  ape test tests/test_stabiliser_invariants.py --network $(FORK) -p no:cacheprovider || s=1; \
+	  ape test $(BESIDE) -p no:cacheprovider || s=1; \
 	  exit $$s ) > .build/test-fork.log 2>&1 & fork_pid=$$!; \
 	echo "fork suite running in the background (log: .build/test-fork.log)"; \
-	ape test tests -m "not fork" -p no:cacheprovider || status=1; \
+	ape test tests -m "not fork" $(addprefix --ignore=,$(BESIDE)) -p no:cacheprovider || status=1; \
 	wait $$fork_pid || status=1; fork_pid=; \
-	echo "==== on the mainnet stand-in ($(FORK)) ===="; cat .build/test-fork.log; \
+	echo "==== on the mainnet stand-in ($(FORK)), then $(BESIDE) ===="; cat .build/test-fork.log; \
 	echo $$(( $$(date +%s) - began )) > .build/make-test-seconds; \
 	echo "make test: $$(cat .build/make-test-seconds) s, $$([ $$status = 0 ] && echo passed || echo FAILED)"; \
 	exit $$status

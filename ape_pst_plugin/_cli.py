@@ -54,7 +54,19 @@ def _one_line_errors(fn):
     return wrapper
 
 
-json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def _quiet_for_json(ctx, param, value):
+    # ape logs to stdout (even "Starting 'anvil' process" while connecting,
+    # before the command runs): with --json, stdout must be JSON alone
+    if value:
+        from ape.logging import logger
+
+        logger.set_level("ERROR")
+    return value
+
+
+json_option = click.option(
+    "--json", "as_json", is_flag=True, is_eager=True, callback=_quiet_for_json, help="Print JSON instead of a table."
+)
 account_option = click.option(
     "--account",
     "account_alias",

@@ -103,8 +103,7 @@ def _emit(title: str, rows: list[tuple[str, object]], as_json: bool):
 
 
 def _units(amount: int, decimals: int) -> str:
-    text = f"{Decimal(amount) / Decimal(10) ** decimals:,.{min(decimals, 6)}f}"
-    return text
+    return f"{Decimal(amount) / Decimal(10) ** decimals:,.{min(decimals, 6)}f}"
 
 
 def _wad(value: int) -> str:

@@ -6,7 +6,7 @@ open to anyone once an operation is ready. A change goes:
 Safe owners sign -> the Safe calls ``Timelock.schedule`` -> ``min_delay``
 passes -> anyone calls ``Timelock.execute`` (within the 14-day grace)."""
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Sequence
 
 from ape.api import AccountAPI
@@ -38,16 +38,12 @@ def check_min_delay(min_delay: int, network) -> None:
 
 @dataclass
 class Governance:
-    """The DAO Safe and the timelock it proposes to."""
+    """The DAO Safe and the timelock it proposes to (owners, threshold and
+    delay are read from the contracts: ``getOwners``, ``getThreshold``,
+    ``get_minimum_delay``)."""
 
     safe: ContractInstance
     timelock: ContractInstance
-    owners: list[str] = field(default_factory=list)
-    threshold: int = 0
-
-    @property
-    def min_delay(self) -> int:
-        return self.timelock.get_minimum_delay()
 
 
 def deploy_safe(deployer: AccountAPI, owners: Sequence[str], threshold: int, salt_nonce: int = 0) -> ContractInstance:
@@ -117,8 +113,7 @@ def deploy_governed_protocol(
     protocol.factory.transfer_ownership(timelock, sender=deployer)
     # the set-up admin role was only needed while wiring; nobody keeps it
     timelock.renounceRole(timelock.DEFAULT_ADMIN_ROLE(), deployer, sender=deployer)
-    governance = Governance(safe=safe, timelock=timelock, owners=[str(o) for o in owners], threshold=threshold)
-    return protocol, governance
+    return protocol, Governance(safe=safe, timelock=timelock)
 
 
 def operation_id(governance: Governance, target: str, data: bytes, salt: bytes = EMPTY, value: int = 0) -> bytes:

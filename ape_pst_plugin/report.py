@@ -62,12 +62,8 @@ def plot(result: Result, out: Path) -> dict[str, Path]:
     if refused:
         ax.scatter(*zip(*refused), marker="x", color="grey", s=25, zorder=4, label="stabilise() refused")
     ax.set(title=f"{name}: token price (settlement units per token)", xlabel="simulated days", ylabel="price")
-    ax.grid(alpha=0.3)
     ax.legend(loc="best", fontsize=8)
-    paths["price"] = out / "price.png"
-    fig.tight_layout()
-    fig.savefig(paths["price"], dpi=110)
-    plt.close(fig)
+    paths["price"] = _save(plt, fig, ax, out / "price.png")
 
     fig, ax = plt.subplots(figsize=(10, 4))
     ax.plot([d for d, r in zip(days, rows) if r.pe is not None], [r.pe / WAD for r in rows if r.pe is not None],
@@ -75,12 +71,8 @@ def plot(result: Result, out: Path) -> dict[str, Path]:
     ax.axhline(result.pe_low / WAD, color="tab:green", ls="--", label=f"pe_low {result.pe_low / WAD:g}: buy below")
     ax.axhline(result.pe_high / WAD, color="tab:red", ls="--", label=f"pe_high {result.pe_high / WAD:g}: sell above")
     ax.set(title=f"{name}: PE (TWAP price / EPS)", xlabel="simulated days", ylabel="PE")
-    ax.grid(alpha=0.3)
     ax.legend(loc="best", fontsize=8)
-    paths["pe"] = out / "pe.png"
-    fig.tight_layout()
-    fig.savefig(paths["pe"], dpi=110)
-    plt.close(fig)
+    paths["pe"] = _save(plt, fig, ax, out / "pe.png")
 
     fig, left = plt.subplots(figsize=(10, 4))
     left.plot(days, [r.reserve_stable / unit for r in rows], color="tab:blue", label="free settlement balance")
@@ -92,12 +84,17 @@ def plot(result: Result, out: Path) -> dict[str, Path]:
     handles = left.get_legend_handles_labels()[0] + right.get_legend_handles_labels()[0]
     left.legend(handles, [h.get_label() for h in handles], loc="center right", fontsize=8)
     left.set_title(f"{name}: reserve (ALAR) balances")
-    left.grid(alpha=0.3)
-    paths["reserve"] = out / "reserve.png"
-    fig.tight_layout()
-    fig.savefig(paths["reserve"], dpi=110)
-    plt.close(fig)
+    paths["reserve"] = _save(plt, fig, left, out / "reserve.png")
     return paths
+
+
+def _save(plt, fig, ax, path: Path) -> Path:
+    """Grid, layout, PNG, and the figure closed (pyplot keeps figures open)."""
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
 
 
 def _pe(value):

@@ -17,7 +17,7 @@ BPS = 10_000
 RESERVE_ALLOCATION_BPS = 1_000
 STAKE_BPS = 500
 ZERO = "0x0000000000000000000000000000000000000000"
-BLUEPRINTS = ("ListingToken", "RevenueRouter", "RevenueStaking", "PEOracle", "Reserve")
+BLUEPRINTS = ("ListingToken", "RevenueRouter", "RevenueStaking", "PEOracle", "Reserve", "MerchantVesting")
 
 
 #: The Vyper sources shipped with the plugin (package data).
@@ -52,7 +52,13 @@ def _package_project():
     return Project(
         CONTRACTS_DIR.parent,
         manifest_path=manifest,
-        config_override={"name": "ape-pst-contracts", "contracts_folder": "contracts", "vyper": {"version": "0.4.3"}},
+        config_override={
+            "name": "ape-pst-contracts",
+            "contracts_folder": "contracts",
+            "vyper": {"version": "0.4.3"},
+            # modules are imported by the deployables, not compiled on their own
+            "compile": {"exclude": ["modules/*"]},
+        },
     )
 
 
@@ -75,10 +81,17 @@ class Listing:
     staking: ContractInstance
     oracle: ContractInstance
     reserve: ContractInstance
+    vesting: ContractInstance
     pair: ContractInstance
     settlement: ContractInstance
     merchant: str
     stake: int
+
+    def release(self, merchant: AccountAPI, to, amount: int | None = None):
+        """Has ``merchant`` release ``amount`` vested tokens (default: all
+        releasable now) from its ``MerchantVesting`` to ``to``."""
+        amount = self.vesting.releasable() if amount is None else amount
+        return self.vesting.release(to, amount, sender=merchant)
 
 
 def deploy_protocol(deployer: AccountAPI, uniswap: Uniswap, guardian: str | None = None) -> Protocol:
@@ -111,6 +124,7 @@ def deploy_protocol_with(
             blueprints["RevenueStaking"],
             blueprints["PEOracle"],
             blueprints["Reserve"],
+            blueprints["MerchantVesting"],
         ),
         guardian or ZERO,
     )
@@ -136,6 +150,7 @@ def listing_at(protocol: Protocol, listing_id: int) -> Listing:
         staking=project.RevenueStaking.at(entry.staking),
         oracle=project.PEOracle.at(entry.oracle),
         reserve=reserve,
+        vesting=project.MerchantVesting.at(entry.vesting),
         pair=npm_contract("UniswapV2Pair").at(entry.pair),
         settlement=_erc20(entry.settlement),
         merchant=entry.merchant,
@@ -159,14 +174,21 @@ def create_listing(
     supply: int = 1_000_000 * WAD,
     initial_price: int = 2 * WAD,
     revenue_target: int = 0,
+    month_revenue: int | None = None,
     payout: str | None = None,
 ) -> Listing:
     """Has ``merchant`` approve the stake and ``admin`` create the listing;
-    returns its contracts."""
-    stake = required_stake(supply, initial_price, settlement.decimals())
+    returns its contracts. ``month_revenue`` is the merchant's verified
+    revenue of its last full month (settlement units; default 100,000 whole
+    units), which caps its counted revenue."""
+    decimals = settlement.decimals()
+    stake = required_stake(supply, initial_price, decimals)
+    if month_revenue is None:
+        month_revenue = 100_000 * 10**decimals
     settlement.approve(protocol.factory, stake, sender=merchant)
     receipt = protocol.factory.create_listing(
-        name, symbol, supply, initial_price, merchant, payout or merchant, settlement, revenue_target, sender=admin
+        name, symbol, supply, initial_price, merchant, payout or merchant, settlement, revenue_target, month_revenue,
+        sender=admin,
     )
     event = receipt.events.filter(protocol.factory.ListingCreated)[0]
     listing = listing_at(protocol, event.id)

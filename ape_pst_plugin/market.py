@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from ape.api import AccountAPI
 
 from ape_pst_plugin import pe as pem
-from ape_pst_plugin.deployment import Listing, Protocol, create_listing, required_stake
+from ape_pst_plugin.deployment import RESERVE_ALLOCATION_BPS, Listing, Protocol, create_listing, required_stake
 from ape_pst_plugin.uniswap import add_liquidity, swap_exact_in
 
 WAD = 10**18
@@ -20,11 +20,14 @@ class MarketPlan:
 
     pool_tokens: int = 100_000 * WAD
     pool_settlement: int = 200_000  # whole settlement units: spot price 2
-    history_days: int = 30
+    history_days: int = 30  # the first period (30 days) holds the history revenue; PE is defined after it
     target_pe: int = 10  # the history revenue makes the PE this at the pool price
     reserve_float: int = 50_000  # whole settlement units for buy-backs
-    trader_tokens: int = 200_000 * WAD
+    trader_tokens: int = 100_000 * WAD
     revenue_target: int = 0
+    month_revenue: int | None = None
+    """Verified month revenue, whole settlement units (default: the history's
+    gross, so the history counts in full)."""
 
 
 @dataclass
@@ -98,12 +101,13 @@ class Market:
         return pem.spot_price(r_token, r_settlement, self.decimals)
 
 
-def history_gross(plan: MarketPlan, circulating: int, decimals: int) -> int:
-    """Gross revenue over `history_days` that puts the PE at `target_pe`."""
+def history_gross(plan: MarketPlan, circulating: int, decimals: int, share_bps: int = 1_000) -> int:
+    """Gross revenue in the listing's first period that puts the PE at `target_pe`."""
     unit = 10**decimals
     price = plan.pool_settlement * unit * WAD // plan.pool_tokens  # settlement units per token
     annual_holder = price * circulating // WAD // plan.target_pe
-    return annual_holder * plan.history_days * DAY // pem.YEAR * 10
+    # one period of counted revenue: E = counted * share_bps // BPS * YEAR // PERIOD
+    return annual_holder * pem.PERIOD // pem.YEAR * pem.BPS // share_bps
 
 
 def open_market(
@@ -128,18 +132,22 @@ def open_market(
             # accounts pay their own faucet call, as before `fund` existed
             settlement.faucet(to, amount, sender=to if isinstance(to, AccountAPI) else admin)
 
-    unit = 10 ** settlement.decimals()
+    decimals = settlement.decimals()
+    unit = 10**decimals
     supply = 1_000_000 * WAD
-    price = plan.pool_settlement * unit * WAD // plan.pool_tokens * 10 ** (18 - settlement.decimals())
-    stake = required_stake(supply, price, settlement.decimals())
+    price = plan.pool_settlement * unit * WAD // plan.pool_tokens * 10 ** (18 - decimals)
+    stake = required_stake(supply, price, decimals)
+    circulating = supply - supply * RESERVE_ALLOCATION_BPS // pem.BPS
+    gross = history_gross(plan, circulating, decimals)
+    month_revenue = gross if plan.month_revenue is None else plan.month_revenue * unit
     fund(merchant, stake + plan.pool_settlement * unit)
     listing = create_listing(
         protocol, admin, merchant=merchant, settlement=settlement, symbol=symbol, supply=supply,
-        initial_price=price, revenue_target=plan.revenue_target,
+        initial_price=price, revenue_target=plan.revenue_target, month_revenue=month_revenue,
     )
+    # the merchant's allocation vests: 25% is releasable at listing
+    listing.release(merchant, merchant)
     add_liquidity(protocol.uniswap, merchant, listing.token, plan.pool_tokens, settlement, plan.pool_settlement * unit)
-    circulating = supply - listing.token.balanceOf(listing.reserve)
-    gross = history_gross(plan, circulating, settlement.decimals())
     fund(payer, gross)
     settlement.approve(listing.router, 2**256 - 1, sender=payer)
     receipt = listing.router.pay(b"history".ljust(32, b"\0"), gross, sender=payer)

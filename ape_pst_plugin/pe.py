@@ -1,5 +1,8 @@
 """The PE maths of the PST protocol in pure Python, integer for integer the
-same as `PEOracle.vy` and `Reserve.vy` (tests compare them to the wei).
+same as `PEOracle.vy`, `RevenueRouter.vy` and the reserve's modules (tests
+compare them to the wei). Sections follow docs/PROTOCOL.md: units and
+formulas (counted revenue, earnings, supply), then the stabiliser's trade
+sizing.
 
 Units: prices and EPS are "wad": settlement units per whole token with 18
 decimals, whatever the settlement token's decimals; amounts are raw token
@@ -11,8 +14,12 @@ from math import isqrt
 WAD = 10**18
 BPS = 10_000
 Q112 = 2**112
-YEAR = 365 * 86_400
-MIN_HISTORY = 30 * 86_400
+DAY = 86_400
+YEAR = 365 * DAY
+PERIOD = 30 * DAY
+MAX_TRAILING_PERIODS = 12
+MAX_VALIDITY = 35 * DAY
+DEFAULT_TOLERANCE_BPS = 500
 
 
 def scale(decimals: int) -> int:
@@ -53,17 +60,49 @@ def twap(cumulative_then: int, cumulative_now: int, elapsed: int, decimals: int)
     return mul_div(average, WAD * scale(decimals), Q112)
 
 
-def annualised_earnings(trailing_revenue: int, elapsed: int) -> int:
-    """E = R * 365 days / min(t, 365 days), settlement units."""
-    window = min(elapsed, YEAR)
-    return trailing_revenue * YEAR // window
+def verified_cap(month_revenue: int, tolerance_bps: int = DEFAULT_TOLERANCE_BPS) -> int:
+    """The cap on a period's counted revenue from a verified month revenue."""
+    return month_revenue * (BPS + tolerance_bps) // BPS
+
+
+def cap_at(records: list[tuple[int, int]], at: int) -> int:
+    """The cap in force at `at`: the newest (issued_at, cap) record issued at or
+    before `at` while still fresh (younger than MAX_VALIDITY); 0 if none."""
+    issued = [(t, cap) for t, cap in records if t <= at]
+    if not issued:
+        return 0
+    t, cap = issued[-1]
+    return cap if at - t < MAX_VALIDITY else 0
+
+
+def counted(non_insider_gross: int, cap: int) -> int:
+    """Counted revenue of a period: min(non-insider gross, verified cap)."""
+    return min(non_insider_gross, cap)
+
+
+def trailing_periods(finished: int) -> int:
+    """n: how many finished periods the earnings look back over (0: PE undefined)."""
+    return min(finished, MAX_TRAILING_PERIODS)
+
+
+def annual_earnings(counted_sum: int, n: int, share_bps: int) -> int:
+    """E = (sum of counted over the last n finished periods) * share_bps // 10_000
+    * 365 days // (n * period), settlement units."""
+    return counted_sum * share_bps // BPS * YEAR // (n * PERIOD)
 
 
 def eps(annual_earnings: int, circulating: int, decimals: int) -> int:
     """Earnings per circulating token, wad (0 when undefined)."""
-    if circulating == 0:
+    if circulating == 0 or annual_earnings == 0:
         return 0
     return mul_div(annual_earnings * scale(decimals), WAD, circulating)
+
+
+def listing_pe(initial_price: int, month_revenue: int, supply: int, reserve_allocation_bps: int, share_bps: int, decimals: int) -> int:
+    """The PE a listing starts at: initial price / EPS with EPS from one period
+    whose counted revenue is `month_revenue` (wad)."""
+    circulating = supply - supply * reserve_allocation_bps // BPS
+    return pe(initial_price, eps(annual_earnings(month_revenue, 1, share_bps), circulating, decimals))
 
 
 def pe(price: int, eps_: int) -> int:
@@ -108,6 +147,26 @@ def twap_reserves(r_token: int, r_settlement: int, twap_price: int, decimals: in
     k = r_settlement * r_token
     s = scale(decimals) * WAD
     return isqrt(mul_div(k, s, twap_price)), isqrt(mul_div(k, twap_price, s))
+
+
+def within_deviation(spot: int, twap_price: int, deviation_bps: int) -> bool:
+    """Whether the spot is at most `deviation_bps` away from the TWAP, either way."""
+    return twap_price * (BPS - deviation_bps) <= spot * BPS <= twap_price * (BPS + deviation_bps)
+
+
+def trade_to_target(buying: bool, r_token: int, r_settlement: int, twap_price: int, target: int, decimals: int) -> int:
+    """min(x_spot, x_twap): what moves the pool to `target`, and what would move
+    the pool at the TWAP price (today's depth) there."""
+    t_token, t_settlement = twap_reserves(r_token, r_settlement, twap_price, decimals)
+    move = buy_to_price if buying else sell_to_price
+    return min(move(r_token, r_settlement, target, decimals), move(t_token, t_settlement, target, decimals))
+
+
+def exposure_room(free: int, net_spent: int, max_exposure_bps: int) -> int:
+    """How much more a buy may spend: net_spent may not exceed
+    max_exposure_bps of (free balance + net_spent)."""
+    room = max_exposure_bps * (free + net_spent) // BPS
+    return max(room - net_spent, 0)
 
 
 def min_out(amount_in: int, buying: bool, r_token: int, r_settlement: int, twap_price: int, decimals: int, slippage_bps: int) -> int:

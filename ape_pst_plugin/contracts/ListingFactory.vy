@@ -6,11 +6,17 @@
 @license GNU Affero General Public License v3.0 only
 @notice The registry of PST listings. `create_listing` (admin only: the
         governance timelock, so a listing needs DAO approval) deploys one
-        listing's token, revenue router, staking distributor, PE oracle and
-        ALAR reserve from blueprints, creates (or finds) the token's Uniswap
-        V2 pair with the settlement token, and pulls the merchant's
-        performance stake into the reserve, checking that exactly the stake
-        arrived (fee-on-transfer and rebasing settlement tokens are refused).
+        listing's token, revenue router, staking distributor, PE oracle,
+        ALAR reserve and merchant vesting from blueprints, creates (or finds)
+        the token's Uniswap V2 pair with the settlement token, and pulls the
+        merchant's performance stake into the reserve, checking that exactly
+        the stake arrived (fee-on-transfer and rebasing settlement tokens are
+        refused).
+        Until the underwriting registry serves attestations, the factory is
+        the listings' revenue verifier: the admin records a merchant's
+        verified month revenue (at listing, then at least every
+        `MAX_VALIDITY`), and routers cap counted revenue at it plus
+        `tolerance_bps`, through the same `IRevenueVerifier` views.
 """
 
 from ethereum.ercs import IERC20
@@ -18,7 +24,11 @@ from ethereum.ercs import IERC20Detailed
 from snekmate.auth import ownable
 from snekmate.utils import create
 
+from modules import constants as c
 from interfaces import IUniswapV2Factory
+from interfaces import IRevenueVerifier
+
+implements: IRevenueVerifier
 
 initializes: ownable
 
@@ -34,6 +44,7 @@ struct Listing:
     staking: address
     oracle: address
     reserve: address
+    vesting: address
     pair: address
     settlement: address
     merchant: address
@@ -46,6 +57,28 @@ struct Blueprints:
     staking: address
     oracle: address
     reserve: address
+    vesting: address
+
+
+struct Wiring:
+    token: address
+    settlement: address
+    pair: address
+    oracle: address
+    router: address
+    staking: address
+    vesting: address
+    verifier: address
+    merchant: address
+
+
+struct Parties:
+    staking: address
+    merchant: address
+    payout: address
+    vesting: address
+    reserve: address
+    verifier: address
 
 
 event ListingCreated:
@@ -56,21 +89,27 @@ event ListingCreated:
     staking: address
     oracle: address
     reserve: address
+    vesting: address
     pair: address
     stake: uint256
 
 
-BPS: constant(uint256) = 10_000
-WAD: constant(uint256) = 10**18
-MAX_SETTLEMENT_DECIMALS: constant(uint8) = 18
-RESERVE_ALLOCATION_BPS: constant(uint256) = 1_000
-STAKE_BPS: constant(uint256) = 500
-MAX_SUPPLY: constant(uint256) = (1 << 96) - 1  # as ListingToken
-DEFAULT_SHARE_BPS: constant(uint256) = 1_000
-VESTING: constant(uint256) = 7 * 86_400
-PERIOD: constant(uint256) = 30 * 86_400
-TWAP_WINDOW: constant(uint256) = 30 * 60
-MAX_AGE: constant(uint256) = 2 * 3_600
+event MonthRevenueVerified:
+    merchant: indexed(address)
+    month_revenue: uint256
+    cap: uint256
+    issued_at: uint256
+
+
+event ToleranceChanged:
+    tolerance_bps: uint256
+
+
+BPS: constant(uint256) = c.BPS
+WAD: constant(uint256) = c.WAD
+MAX_VALIDITY: public(constant(uint256)) = c.MAX_VALIDITY
+# a verification record packs (issued_at << 192) | cap
+CAP_MASK: constant(uint256) = (1 << 192) - 1
 
 UNISWAP_FACTORY: public(immutable(IUniswapV2Factory))
 TOKEN_BLUEPRINT: public(immutable(address))
@@ -78,11 +117,16 @@ ROUTER_BLUEPRINT: public(immutable(address))
 STAKING_BLUEPRINT: public(immutable(address))
 ORACLE_BLUEPRINT: public(immutable(address))
 RESERVE_BLUEPRINT: public(immutable(address))
+VESTING_BLUEPRINT: public(immutable(address))
 
 listing_count: public(uint256)
 listings: public(HashMap[uint256, Listing])
 listing_id_of_token: public(HashMap[address, uint256])  # id + 1; 0 = unknown
 guardian: public(address)
+tolerance_bps: public(uint256)
+month_revenue: public(HashMap[address, uint256])
+verification_count: public(HashMap[address, uint256])
+_verifications: HashMap[address, HashMap[uint256, uint256]]
 
 # CREATE nonce of this contract (EIP-161: starts at 1). The factory predicts
 # the addresses of a listing's five contracts so that each can hold the
@@ -95,7 +139,7 @@ def __init__(uniswap_factory: IUniswapV2Factory, blueprints: Blueprints, guardia
     """
     @notice Sets the AMM and the blueprints every listing is deployed from.
     @param uniswap_factory The Uniswap V2 factory whose pairs listings trade on.
-    @param blueprints EIP-5202 blueprints of the five listing contracts.
+    @param blueprints EIP-5202 blueprints of the six listing contracts.
     @param guardian_ The pause guardian handed to each new router and reserve.
     """
     assert uniswap_factory.address != empty(address), "factory: uniswap factory is the zero address"
@@ -104,6 +148,7 @@ def __init__(uniswap_factory: IUniswapV2Factory, blueprints: Blueprints, guardia
     assert blueprints.staking != empty(address), "factory: blueprint is the zero address"
     assert blueprints.oracle != empty(address), "factory: blueprint is the zero address"
     assert blueprints.reserve != empty(address), "factory: blueprint is the zero address"
+    assert blueprints.vesting != empty(address), "factory: blueprint is the zero address"
     ownable.__init__()
     UNISWAP_FACTORY = uniswap_factory
     TOKEN_BLUEPRINT = blueprints.token
@@ -111,7 +156,9 @@ def __init__(uniswap_factory: IUniswapV2Factory, blueprints: Blueprints, guardia
     STAKING_BLUEPRINT = blueprints.staking
     ORACLE_BLUEPRINT = blueprints.oracle
     RESERVE_BLUEPRINT = blueprints.reserve
+    VESTING_BLUEPRINT = blueprints.vesting
     self.guardian = guardian_
+    self.tolerance_bps = c.DEFAULT_TOLERANCE_BPS
     self._nonce = 1
 
 
@@ -126,14 +173,16 @@ def create_listing(
     payout: address,
     settlement: address,
     revenue_target: uint256,
+    month_revenue: uint256,
 ) -> uint256:
     """
-    @notice Lists a merchant: deploys its token, router, staking, oracle and
-            reserve, mints the supply (10% to the reserve's inventory),
-            creates the Uniswap V2 pair and pulls the performance stake (5% of
-            `initial_price * supply`) from the merchant into the reserve.
-            Admin only. The merchant must have approved this factory for the
-            stake.
+    @notice Lists a merchant: deploys its token, router, staking, oracle,
+            reserve and vesting, mints the supply (10% to the reserve's
+            inventory, the rest to the merchant's vesting), creates the
+            Uniswap V2 pair, records the merchant's verified month revenue
+            and pulls the performance stake (5% of `initial_price * supply`)
+            from the merchant into the reserve. Admin only. The merchant
+            must have approved this factory for the stake.
     @param name Token name.
     @param symbol Token symbol.
     @param supply Fixed token supply, 18 decimals, at most 2**96 - 1.
@@ -142,6 +191,8 @@ def create_listing(
     @param payout Where the merchant's part of every payment goes.
     @param settlement The payment token (at most 18 decimals).
     @param revenue_target Gross revenue per 30-day period the merchant commits to.
+    @param month_revenue The merchant's verified revenue of its last full
+           month, settlement units (> 0): caps counted revenue.
     @return The new listing's id.
     """
     ownable._check_owner()
@@ -149,10 +200,11 @@ def create_listing(
     assert payout != empty(address), "factory: payout is the zero address"
     assert settlement != empty(address), "factory: settlement is the zero address"
     assert supply != 0, "factory: zero supply"
-    assert supply <= MAX_SUPPLY, "factory: supply above 2**96 - 1"
+    assert supply <= c.MAX_SUPPLY, "factory: supply above 2**96 - 1"
     assert initial_price != 0, "factory: zero price"
+    assert month_revenue != 0, "factory: zero month revenue"
     decimals: uint8 = staticcall IERC20Detailed(settlement).decimals()
-    assert decimals <= MAX_SETTLEMENT_DECIMALS, "factory: settlement token has more than 18 decimals"
+    assert decimals <= c.MAX_SETTLEMENT_DECIMALS, "factory: settlement token has more than 18 decimals"
 
     stake: uint256 = self._required_stake(supply, initial_price, decimals)
     assert stake != 0, "factory: stake rounds to zero"
@@ -162,32 +214,54 @@ def create_listing(
     router: address = create._compute_create_address_self(nonce + 2)
     oracle: address = create._compute_create_address_self(nonce + 3)
     reserve: address = create._compute_create_address_self(nonce + 4)
+    vesting: address = create._compute_create_address_self(nonce + 5)
     owner: address = ownable.owner
+    guardian: address = self.guardian
 
     token: address = create_from_blueprint(
-        TOKEN_BLUEPRINT, name, symbol, supply, merchant, reserve, RESERVE_ALLOCATION_BPS
+        TOKEN_BLUEPRINT, name, symbol, supply, vesting, reserve, c.RESERVE_ALLOCATION_BPS
     )
     pair: address = staticcall UNISWAP_FACTORY.getPair(token, settlement)
     if pair == empty(address):
         pair = extcall UNISWAP_FACTORY.createPair(token, settlement)
     deployed: address = create_from_blueprint(
-        STAKING_BLUEPRINT, token, settlement, router, reserve, VESTING
+        STAKING_BLUEPRINT, token, settlement, router, reserve, merchant, payout, vesting, c.STAKING_VESTING
     )
     assert deployed == staking, "factory: address prediction failed"
     deployed = create_from_blueprint(
-        ROUTER_BLUEPRINT, settlement, staking, payout, DEFAULT_SHARE_BPS, PERIOD, owner, self.guardian
+        ROUTER_BLUEPRINT,
+        settlement,
+        Parties(staking=staking, merchant=merchant, payout=payout, vesting=vesting, reserve=reserve, verifier=self),
+        c.DEFAULT_SHARE_BPS,
+        c.PERIOD,
+        owner,
+        guardian,
     )
     assert deployed == router, "factory: address prediction failed"
     deployed = create_from_blueprint(
-        ORACLE_BLUEPRINT, pair, token, router, reserve, decimals, TWAP_WINDOW, MAX_AGE, owner
+        ORACLE_BLUEPRINT, pair, token, router, reserve, vesting, decimals, c.DEFAULT_TWAP_WINDOW, c.DEFAULT_MAX_AGE, owner
     )
     assert deployed == oracle, "factory: address prediction failed"
     deployed = create_from_blueprint(
-        RESERVE_BLUEPRINT, token, settlement, pair, oracle, router, staking, merchant, decimals, stake,
-        revenue_target, owner, self.guardian
+        RESERVE_BLUEPRINT,
+        Wiring(
+            token=token, settlement=settlement, pair=pair, oracle=oracle, router=router, staking=staking,
+            vesting=vesting, verifier=self, merchant=merchant
+        ),
+        decimals,
+        stake,
+        c.STAKE_BPS,
+        revenue_target,
+        owner,
+        guardian,
     )
     assert deployed == reserve, "factory: address prediction failed"
-    self._nonce = nonce + 5
+    deployed = create_from_blueprint(
+        VESTING_BLUEPRINT, token, merchant, reserve, supply - supply * c.RESERVE_ALLOCATION_BPS // BPS
+    )
+    assert deployed == vesting, "factory: address prediction failed"
+    self._nonce = nonce + 6
+    self._verify(merchant, month_revenue)
 
     before: uint256 = staticcall IERC20(settlement).balanceOf(reserve)
     assert extcall IERC20(settlement).transferFrom(merchant, reserve, stake, default_return_value=True), "factory: stake transfer failed"
@@ -201,6 +275,7 @@ def create_listing(
         staking=staking,
         oracle=oracle,
         reserve=reserve,
+        vesting=vesting,
         pair=pair,
         settlement=settlement,
         merchant=merchant,
@@ -210,7 +285,7 @@ def create_listing(
     self.listing_count = id + 1
     log ListingCreated(
         id=id, token=token, merchant=merchant, router=router, staking=staking, oracle=oracle, reserve=reserve,
-        pair=pair, stake=stake
+        vesting=vesting, pair=pair, stake=stake
     )
     return id
 @external
@@ -223,7 +298,7 @@ def required_stake(supply: uint256, initial_price: uint256, settlement_decimals:
     @param initial_price Settlement per token, 18 decimals.
     @param settlement_decimals Decimals of the settlement token (<= 18).
     """
-    assert settlement_decimals <= MAX_SETTLEMENT_DECIMALS, "factory: settlement token has more than 18 decimals"
+    assert settlement_decimals <= c.MAX_SETTLEMENT_DECIMALS, "factory: settlement token has more than 18 decimals"
     return self._required_stake(supply, initial_price, settlement_decimals)
 
 
@@ -244,4 +319,103 @@ def set_guardian(new_guardian: address):
 def _required_stake(supply: uint256, initial_price: uint256, decimals: uint8) -> uint256:
     # market cap in 18-decimal settlement units, then scaled to the token's decimals
     market_cap: uint256 = initial_price * supply // WAD
-    return market_cap * STAKE_BPS // BPS // 10 ** (18 - convert(decimals, uint256))
+    return market_cap * c.STAKE_BPS // BPS // 10 ** (18 - convert(decimals, uint256))
+
+
+# ---------------------------------------------------------------- revenue verifier
+
+
+@external
+def set_month_revenue(merchant: address, month_revenue: uint256):
+    """
+    @notice Records `merchant`'s verified revenue of its last full month,
+            issued now; fresh for `MAX_VALIDITY`. Admin only (timelock).
+    @param merchant A listed merchant.
+    @param month_revenue Settlement units (0: the merchant has no verified revenue).
+    """
+    ownable._check_owner()
+    assert merchant != empty(address), "factory: merchant is the zero address"
+    self._verify(merchant, month_revenue)
+
+
+@external
+def set_tolerance_bps(tolerance_bps_: uint256):
+    """
+    @notice Sets how far counted revenue may exceed verified month revenue,
+            for records issued from now on. Admin only (timelock).
+    @param tolerance_bps_ Basis points, 0..2000.
+    """
+    ownable._check_owner()
+    assert tolerance_bps_ <= c.MAX_TOLERANCE_BPS, "factory: tolerance_bps out of bounds"
+    self.tolerance_bps = tolerance_bps_
+    log ToleranceChanged(tolerance_bps=tolerance_bps_)
+
+
+@external
+@view
+def verified_cap(merchant: address, at: uint256) -> uint256:
+    """
+    @notice The cap on `merchant`'s counted revenue for a period starting
+            at `at`: `month_revenue * (10_000 + tolerance_bps) // 10_000` of
+            the newest record issued at or before `at` and still fresh then
+            (younger than `MAX_VALIDITY`); 0 if none.
+    @param merchant The merchant.
+    @param at A timestamp (a period's start).
+    """
+    count: uint256 = self.verification_count[merchant]
+    if count == 0:
+        return 0
+    # binary search for the newest record issued at or before `at`
+    lo: uint256 = 0
+    hi: uint256 = count
+    for _: uint256 in range(64):
+        if lo >= hi:
+            break
+        mid: uint256 = (lo + hi) // 2
+        if self._verifications[merchant][mid] >> 192 <= at:
+            lo = mid + 1
+        else:
+            hi = mid
+    if lo == 0:
+        return 0
+    record: uint256 = self._verifications[merchant][lo - 1]
+    if at - (record >> 192) >= c.MAX_VALIDITY:
+        return 0
+    return record & CAP_MASK
+
+
+@external
+@view
+def is_fresh(merchant: address) -> bool:
+    """
+    @notice Whether `merchant`'s newest record is younger than `MAX_VALIDITY`.
+    @param merchant The merchant.
+    """
+    count: uint256 = self.verification_count[merchant]
+    if count == 0:
+        return False
+    return block.timestamp - (self._verifications[merchant][count - 1] >> 192) < c.MAX_VALIDITY
+
+
+@external
+@view
+def verified_at(merchant: address) -> uint256:
+    """
+    @notice When `merchant`'s newest record was issued (0: never).
+    @param merchant The merchant.
+    """
+    count: uint256 = self.verification_count[merchant]
+    if count == 0:
+        return 0
+    return self._verifications[merchant][count - 1] >> 192
+
+
+@internal
+def _verify(merchant: address, month_revenue: uint256):
+    cap: uint256 = month_revenue * (BPS + self.tolerance_bps) // BPS
+    assert cap <= CAP_MASK, "factory: month revenue out of range"
+    count: uint256 = self.verification_count[merchant]
+    self._verifications[merchant][count] = (block.timestamp << 192) | cap
+    self.verification_count[merchant] = count + 1
+    self.month_revenue[merchant] = month_revenue
+    log MonthRevenueVerified(merchant=merchant, month_revenue=month_revenue, cap=cap, issued_at=block.timestamp)

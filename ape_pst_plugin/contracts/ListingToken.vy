@@ -6,7 +6,7 @@
 @license GNU Affero General Public License v3.0 only
 @notice Fixed-supply ERC-20 (18 decimals) of one merchant listing. The whole
         supply is minted once, at deployment: `reserve_bps` of it to the ALAR
-        reserve's inventory, the rest to the merchant. There is no mint or
+        reserve's inventory, the rest to the merchant's vesting contract. There is no mint or
         burn entry point afterwards.
 """
 
@@ -40,9 +40,7 @@ exports: (
     erc20.eip712Domain,
 )
 
-BPS: constant(uint256) = 10_000
-# Staking packs a stake into 96 bits; 2**96 - 1 wei is 79 billion tokens.
-MAX_SUPPLY: constant(uint256) = (1 << 96) - 1
+from modules import constants as c
 
 
 @deploy
@@ -50,32 +48,32 @@ def __init__(
     name_: String[25],
     symbol_: String[5],
     supply: uint256,
-    merchant: address,
+    merchant_vesting: address,
     reserve: address,
     reserve_bps: uint256,
 ):
     """
     @notice Mints `supply` once: `supply * reserve_bps // 10_000` to
-            `reserve`, the rest to `merchant`.
+            `reserve`, the rest to `merchant_vesting`.
     @param name_ Token name (at most 25 characters).
     @param symbol_ Token symbol (at most 5 characters).
     @param supply The fixed total supply, 18 decimals, at most 2**96 - 1.
-    @param merchant Receives the merchant's part of the supply.
+    @param merchant_vesting Receives the merchant's part of the supply (`MerchantVesting`).
     @param reserve The ALAR reserve, receives the inventory part.
     @param reserve_bps The reserve's part in basis points (< 10_000).
     """
     assert supply != 0, "token: zero supply"
-    assert supply <= MAX_SUPPLY, "token: supply above 2**96 - 1"
-    assert merchant != empty(address), "token: merchant is the zero address"
+    assert supply <= c.MAX_SUPPLY, "token: supply above 2**96 - 1"
+    assert merchant_vesting != empty(address), "token: merchant vesting is the zero address"
     assert reserve != empty(address), "token: reserve is the zero address"
-    assert reserve_bps < BPS, "token: reserve_bps out of bounds"
+    assert reserve_bps < c.BPS, "token: reserve_bps out of bounds"
 
     ownable.__init__()
     erc20.__init__(name_, symbol_, 18, name_, "1")
 
-    inventory: uint256 = supply * reserve_bps // BPS
+    inventory: uint256 = supply * reserve_bps // c.BPS
     erc20._mint(reserve, inventory)
-    erc20._mint(merchant, supply - inventory)
+    erc20._mint(merchant_vesting, supply - inventory)
 
     # Nobody may mint again: drop the deployer's minter role and the owner.
     erc20.is_minter[msg.sender] = False

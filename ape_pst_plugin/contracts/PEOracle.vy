@@ -12,10 +12,12 @@
         stale once its newest observation is older than `max_age`. Because
         Uniswap accumulates the price at the start of each block, moving the
         spot price inside a block does not move the TWAP.
-        The earnings side is snapshotted by `update()`: trailing holder
-        revenue from the router (365 days, or the elapsed time once it is at
-        least `MIN_HISTORY`), annualised, per circulating token (supply less
-        the reserve's inventory). All prices are settlement units per whole
+        The earnings side is snapshotted by `update()` too: the holder share
+        of the counted revenue of the last `n` finished periods (n = 1..12),
+        annualised, per circulating token (supply less the reserve's
+        inventory; unvested merchant tokens count). A payment in the
+        running period never moves EPS; before the first period has
+        finished PE is undefined. All prices are settlement units per whole
         token with 18 decimals ("wad"), whatever the settlement decimals.
 """
 
@@ -23,6 +25,7 @@ from ethereum.ercs import IERC20
 from snekmate.auth import ownable
 from snekmate.utils import math
 
+from modules import constants as c
 from interfaces import IUniswapV2Pair
 from interfaces import IRevenueRouter
 
@@ -45,17 +48,14 @@ event TwapWindowChanged:
     max_age: uint256
 
 
-WAD: constant(uint256) = 10**18
+WAD: constant(uint256) = c.WAD
 Q112: constant(uint256) = 1 << 112
-YEAR: constant(uint256) = 365 * 86_400
-MIN_HISTORY: public(constant(uint256)) = 30 * 86_400
-MIN_TWAP_WINDOW: constant(uint256) = 600
-MAX_MAX_AGE: constant(uint256) = 7 * 86_400
 
 PAIR: public(immutable(IUniswapV2Pair))
 TOKEN: public(immutable(IERC20))
 ROUTER: public(immutable(IRevenueRouter))
 RESERVE: public(immutable(address))
+VESTING: public(immutable(address))
 START: public(immutable(uint256))
 # 10 ** (18 - settlement decimals): turns settlement units into wad
 SETTLEMENT_SCALE: public(immutable(uint256))
@@ -68,6 +68,9 @@ TOKEN_IS_TOKEN0: public(immutable(bool))
 _values: uint256
 _clock: uint256
 last_cumulative: public(uint256)
+# (period + 1) << 192 | annual holder earnings of the finished periods before
+# it, settlement units: computed once per period by the first update() in it
+_earnings: uint256
 
 HALF: constant(uint256) = (1 << 128) - 1
 QUARTER: constant(uint256) = (1 << 64) - 1
@@ -79,6 +82,7 @@ def __init__(
     token: IERC20,
     router: IRevenueRouter,
     reserve: address,
+    vesting: address,
     settlement_decimals: uint8,
     twap_window_: uint256,
     max_age_: uint256,
@@ -90,6 +94,7 @@ def __init__(
     @param token The listing token.
     @param router The listing's `RevenueRouter` (earnings).
     @param reserve The ALAR reserve (its inventory is not circulating).
+    @param vesting The merchant's vesting contract (circulating, but not held by holders).
     @param settlement_decimals Decimals of the settlement token (<= 18).
     @param twap_window_ Seconds the TWAP covers at least (>= 600).
     @param max_age_ The oldest usable observation, seconds (> twap window).
@@ -99,6 +104,7 @@ def __init__(
     assert token.address != empty(address), "oracle: token is the zero address"
     assert router.address != empty(address), "oracle: router is the zero address"
     assert reserve != empty(address), "oracle: reserve is the zero address"
+    assert vesting != empty(address), "oracle: vesting is the zero address"
     assert owner_ != empty(address), "oracle: owner is the zero address"
     assert settlement_decimals <= 18, "oracle: settlement token has more than 18 decimals"
     self._check_window(twap_window_, max_age_)
@@ -108,6 +114,7 @@ def __init__(
     TOKEN = token
     ROUTER = router
     RESERVE = reserve
+    VESTING = vesting
     START = block.timestamp
     SETTLEMENT_SCALE = 10 ** (18 - convert(settlement_decimals, uint256))
     TOKEN_IS_TOKEN0 = staticcall pair.token0() == token.address
@@ -119,7 +126,8 @@ def update() -> bool:
     """
     @notice Records one observation of the pair's cumulative price, stores
             the TWAP since the previous observation and snapshots the
-            earnings per token. Anyone may call; a call less than
+            earnings per circulating token (the annual earnings are computed
+            once per period). Anyone may call; a call less than
             `twap_window` after the newest observation records nothing and
             returns False (so a keeper's batch never reverts on it).
     @return True if an observation was recorded.
@@ -133,7 +141,7 @@ def update() -> bool:
     if last != 0:
         average: uint256 = unsafe_sub(cumulative, self.last_cumulative) // (block.timestamp - last)  # UQ112.112
         twap = math._mul_div(average, WAD * SETTLEMENT_SCALE, Q112, False)
-    eps: uint256 = self._eps_now()
+    eps: uint256 = self._eps_now(self._period_earnings())
     assert twap <= HALF and eps <= HALF, "oracle: value out of range"
     self._values = (twap << 128) | eps
     self._clock = (block.timestamp << 192) | (last << 128) | (clock & HALF)
@@ -204,14 +212,15 @@ def pe() -> uint256:
 
 @external
 @view
-def trailing_earnings() -> uint256:
+def annual_earnings() -> uint256:
     """
-    @notice Annualised holder earnings now, settlement units: trailing
-            revenue * 365 days / min(elapsed, 365 days).
+    @notice Annualised holder earnings, settlement units:
+            `(counted revenue of the last n finished periods) * share_bps
+            // 10_000 * 365 days // (n * period)`, n = min(finished, 12).
+            Reverts before the first period has finished.
     """
-    elapsed: uint256 = block.timestamp - START
-    assert elapsed >= MIN_HISTORY, "oracle: less than 30 days of earnings history"
-    return self._annualised(elapsed)
+    assert self._finished() != 0, "oracle: no finished period yet, PE undefined"
+    return self._annual_earnings()
 
 
 @external
@@ -221,6 +230,16 @@ def circulating_supply() -> uint256:
     @notice Token supply outside the reserve's inventory.
     """
     return staticcall TOKEN.totalSupply() - staticcall TOKEN.balanceOf(RESERVE)
+
+
+@external
+@view
+def holder_supply() -> uint256:
+    """
+    @notice Circulating supply less the merchant's unvested tokens: what
+            holders have (the protection fund pays on it).
+    """
+    return staticcall TOKEN.totalSupply() - staticcall TOKEN.balanceOf(RESERVE) - staticcall TOKEN.balanceOf(VESTING)
 
 
 @external
@@ -239,9 +258,9 @@ def set_twap_window(twap_window_: uint256, max_age_: uint256):
 @internal
 @pure
 def _check_window(twap_window_: uint256, max_age_: uint256):
-    assert twap_window_ >= MIN_TWAP_WINDOW, "oracle: twap_window below 10 minutes"
+    assert twap_window_ >= c.MIN_TWAP_WINDOW, "oracle: twap_window below 10 minutes"
     assert max_age_ > twap_window_, "oracle: max_age must exceed twap_window"
-    assert max_age_ <= MAX_MAX_AGE, "oracle: max_age above 7 days"
+    assert max_age_ <= c.MAX_MAX_AGE, "oracle: max_age above 7 days"
 
 
 @internal
@@ -296,27 +315,46 @@ def _twap(twap: uint256, clock: uint256) -> uint256:
 
 @internal
 @view
-def _annualised(elapsed: uint256) -> uint256:
-    window: uint256 = min(elapsed, YEAR)
-    return staticcall ROUTER.trailing_holder_revenue(window) * YEAR // window
+def _finished() -> uint256:
+    return (block.timestamp - START) // c.PERIOD
 
 
 @internal
 @view
-def _eps_now() -> uint256:
-    elapsed: uint256 = block.timestamp - START
-    if elapsed < MIN_HISTORY:
+def _annual_earnings() -> uint256:
+    n: uint256 = min(self._finished(), c.MAX_TRAILING_PERIODS)
+    counted: uint256 = staticcall ROUTER.trailing_counted(n)
+    return counted * staticcall ROUTER.share_bps() // c.BPS * c.YEAR // (n * c.PERIOD)
+
+
+@internal
+def _period_earnings() -> uint256:
+    # The annual earnings change only when a period finishes: computed by
+    # the first observation of each period, then read from storage.
+    finished: uint256 = self._finished()
+    if finished == 0:
         return 0
+    cached: uint256 = self._earnings
+    if cached >> 192 == finished + 1:
+        return cached & ((1 << 192) - 1)
+    earnings: uint256 = self._annual_earnings()
+    self._earnings = ((finished + 1) << 192) | earnings
+    return earnings
+
+
+@internal
+@view
+def _eps_now(earnings: uint256) -> uint256:
     circulating: uint256 = staticcall TOKEN.totalSupply() - staticcall TOKEN.balanceOf(RESERVE)
-    if circulating == 0:
+    if circulating == 0 or earnings == 0:
         return 0
-    return math._mul_div(self._annualised(elapsed) * SETTLEMENT_SCALE, WAD, circulating, False)
+    return math._mul_div(earnings * SETTLEMENT_SCALE, WAD, circulating, False)
 
 
 @internal
 @view
 def _defined_eps(eps: uint256, clock: uint256) -> uint256:
-    assert block.timestamp - START >= MIN_HISTORY, "oracle: less than 30 days of earnings history"
+    assert self._finished() != 0, "oracle: no finished period yet, PE undefined"
     assert clock >> 192 != 0, "oracle: no observation yet, call update()"
     assert eps != 0, "oracle: no earnings, PE undefined"
     return eps

@@ -7,15 +7,23 @@
 @notice Customers pay a listed merchant through this contract. Every payment
         is split on chain: `gross * share_bps // 10_000` goes to the holders'
         staking distributor, the rest to the merchant's payout address, so
-        revenue cannot be under-reported. The router also keeps the listing's
-        earnings record for the PE oracle (cumulative counters plus one
-        checkpoint per day in a ring buffer) and the gross revenue per
-        performance period for the credit-risk assessment.
+        revenue cannot be under-reported. The router also keeps the
+        listing's counted revenue per 30-day period, the only revenue the
+        oracle (EPS) and the credit assessment (targets) look at:
+        `counted[p] = min(gross paid in p by non-insiders, verified_cap[p])`,
+        the cap being the one in force at the start of `p` (read from the
+        revenue verifier at the period's first counted payment). Insiders
+        (the merchant, its payout address, its vesting contract, the
+        reserve) pay like anyone else and count nothing. The router records
+        the time payments were paused, which pro-rates a period's target.
 """
 
 from ethereum.ercs import IERC20
 from snekmate.auth import ownable
 from snekmate.utils import pausable
+
+from modules import constants as c
+from interfaces import IRevenueVerifier
 
 initializes: ownable
 initializes: pausable
@@ -31,11 +39,21 @@ interface IRevenueStaking:
     def notify_revenue(amount: uint256): nonpayable
 
 
+struct Parties:
+    staking: address
+    merchant: address
+    payout: address
+    vesting: address
+    reserve: address
+    verifier: IRevenueVerifier
+
+
 event Payment:
     order_id: indexed(bytes32)
     payer: indexed(address)
     gross: uint256
     holder_share: uint256
+    counted: bool
 
 event ShareChanged:
     old_share_bps: uint256
@@ -46,63 +64,54 @@ event GuardianChanged:
     new_guardian: indexed(address)
 
 
-BPS: constant(uint256) = 10_000
-MIN_SHARE_BPS: constant(uint256) = 100
-MAX_SHARE_BPS: constant(uint256) = 3_000
-DAY: constant(uint256) = 86_400
-# The longest trailing window the router answers for; the ring holds one
-# checkpoint per distinct payment day, and a window that starts part-way
-# through a day touches 366 days, hence 366 slots.
-MAX_WINDOW: constant(uint256) = 365 * DAY
-RING_SIZE: constant(uint256) = 366
-# A checkpoint packs the day (high 64 bits) and the cumulative holder revenue
-# before that day's first payment (low 192 bits) into one storage slot.
-CUM_BITS: constant(uint256) = 192
-CUM_MASK: constant(uint256) = (1 << CUM_BITS) - 1
-# The cumulative counters pack gross (high 128) and holder (low 128) revenue.
+# A period slot packs (verified cap + 1) << 128 | non-insider gross; 0: no
+# counted payment yet (the cap is read at the first one).
 HALF_MASK: constant(uint256) = (1 << 128) - 1
-DAY_MASK: constant(uint256) = (1 << 64) - 1
-
+# The most pauses `unpaused_time` looks back over for one period.
+MAX_PAUSES_PER_PERIOD: constant(uint256) = 64
 
 SETTLEMENT: public(immutable(IERC20))
 STAKING: public(immutable(address))
+MERCHANT: public(immutable(address))
 MERCHANT_PAYOUT: public(immutable(address))
+VESTING: public(immutable(address))
+RESERVE: public(immutable(address))
+VERIFIER: public(immutable(IRevenueVerifier))
 START: public(immutable(uint256))
 PERIOD: public(immutable(uint256))
 
 share_bps: public(uint256)
 guardian: public(address)
-period_gross: public(HashMap[uint256, uint256])
 
+# (gross << 128) | holder share, of every payment ever
 _cumulative: uint256
-# (checkpoint count << 64) | day of the newest checkpoint
-_head: uint256
-_checkpoints: HashMap[uint256, uint256]
+_periods: HashMap[uint256, uint256]
+# finished pauses, oldest first: (start << 128) | end; and the running one's start
+_pauses: HashMap[uint256, uint256]
+pause_count: public(uint256)
+paused_since: public(uint256)
 
 
 @deploy
-def __init__(
-    settlement: IERC20,
-    staking: address,
-    merchant_payout: address,
-    share_bps_: uint256,
-    period: uint256,
-    owner_: address,
-    guardian_: address,
-):
+def __init__(settlement: IERC20, parties: Parties, share_bps_: uint256, period: uint256, owner_: address, guardian_: address):
     """
     @notice Creates the router of one listing.
     @param settlement The token customers pay in (at most 18 decimals).
-    @param staking The holders' distributor (`RevenueStaking`).
-    @param merchant_payout Receives the merchant's part of every payment.
+    @param parties The holders' distributor (`RevenueStaking`), the merchant,
+           its payout address (gets the merchant part of every payment), its
+           `MerchantVesting`, the reserve and the revenue verifier.
     @param share_bps_ The holders' share in basis points (100..3000).
     @param period The performance period length in seconds (> 0).
     @param owner_ The admin of the setters (the governance timelock).
     @param guardian_ May pause `pay`; may be the zero address (none).
     """
     assert settlement.address != empty(address), "router: settlement is the zero address"
-    assert staking != empty(address), "router: staking is the zero address"
-    assert merchant_payout != empty(address), "router: payout is the zero address"
+    assert parties.staking != empty(address), "router: staking is the zero address"
+    assert parties.merchant != empty(address), "router: merchant is the zero address"
+    assert parties.payout != empty(address), "router: payout is the zero address"
+    assert parties.vesting != empty(address), "router: vesting is the zero address"
+    assert parties.reserve != empty(address), "router: reserve is the zero address"
+    assert parties.verifier.address != empty(address), "router: verifier is the zero address"
     assert owner_ != empty(address), "router: owner is the zero address"
     assert period != 0, "router: zero period"
     self._check_share_bps(share_bps_)
@@ -112,8 +121,12 @@ def __init__(
     pausable.__init__()
 
     SETTLEMENT = settlement
-    STAKING = staking
-    MERCHANT_PAYOUT = merchant_payout
+    STAKING = parties.staking
+    MERCHANT = parties.merchant
+    MERCHANT_PAYOUT = parties.payout
+    VESTING = parties.vesting
+    RESERVE = parties.reserve
+    VERIFIER = parties.verifier
     START = block.timestamp
     PERIOD = period
     self.share_bps = share_bps_
@@ -126,32 +139,128 @@ def pay(order_id: bytes32, amount: uint256):
     """
     @notice Pays `amount` of the settlement token for order `order_id`. The
             holders' share goes to the staking distributor, the rest to the
-            merchant. The payer must have approved this router.
+            merchant. The payer must have approved this router. A payment by
+            an insider is split the same way but is not counted revenue.
     @param order_id The merchant's order reference (emitted, not checked).
     @param amount The gross amount, in settlement token units.
     """
     pausable._require_not_paused()
     assert amount != 0, "router: zero amount"
 
-    holder: uint256 = amount * self.share_bps // BPS
+    holder: uint256 = amount * self.share_bps // c.BPS
     merchant: uint256 = amount - holder
 
     cumulative: uint256 = self._cumulative
-    cum_holder: uint256 = cumulative & HALF_MASK
-    new_holder: uint256 = cum_holder + holder
     new_gross: uint256 = (cumulative >> 128) + amount
     assert new_gross <= HALF_MASK, "router: cumulative revenue overflow"
-    self._cumulative = (new_gross << 128) | new_holder
-    self._checkpoint(cum_holder)
-    index: uint256 = (block.timestamp - START) // PERIOD
-    self.period_gross[index] += amount
+    self._cumulative = (new_gross << 128) | ((cumulative & HALF_MASK) + holder)
+
+    counted: bool = not self._is_insider(msg.sender)
+    if counted:
+        index: uint256 = (block.timestamp - START) // PERIOD
+        slot: uint256 = self._periods[index]
+        if slot == 0:
+            cap: uint256 = staticcall VERIFIER.verified_cap(MERCHANT, START + index * PERIOD)
+            slot = (min(cap, HALF_MASK - 1) + 1) << 128
+        self._periods[index] = slot + amount
 
     if holder != 0:
         assert extcall SETTLEMENT.transferFrom(msg.sender, STAKING, holder, default_return_value=True), "router: transfer failed"
         extcall IRevenueStaking(STAKING).notify_revenue(holder)
     assert extcall SETTLEMENT.transferFrom(msg.sender, MERCHANT_PAYOUT, merchant, default_return_value=True), "router: transfer failed"
 
-    log Payment(order_id=order_id, payer=msg.sender, gross=amount, holder_share=holder)
+    log Payment(order_id=order_id, payer=msg.sender, gross=amount, holder_share=holder, counted=counted)
+
+
+@external
+@view
+def is_insider(account: address) -> bool:
+    """
+    @notice Whether `account` is an insider of this listing (the merchant,
+            its payout address, its vesting contract or the reserve).
+    """
+    return self._is_insider(account)
+
+
+@external
+@view
+def counted(period: uint256) -> uint256:
+    """
+    @notice Counted revenue of `period`: non-insider gross, capped by the
+            verified cap in force at the period's start. Final once the
+            period has finished.
+    @param period A period index (0 starts at listing).
+    """
+    return self._counted(period)
+
+
+@external
+@view
+def period_gross(period: uint256) -> uint256:
+    """
+    @notice Gross paid in `period` by non-insiders (before the cap).
+    @param period A period index.
+    """
+    return self._periods[period] & HALF_MASK
+
+
+@external
+@view
+def period_cap(period: uint256) -> uint256:
+    """
+    @notice The verified cap of `period` as read at its first counted
+            payment (0 before any).
+    @param period A period index.
+    """
+    slot: uint256 = self._periods[period]
+    if slot == 0:
+        return 0
+    return (slot >> 128) - 1
+
+
+@external
+@view
+def trailing_counted(periods: uint256) -> uint256:
+    """
+    @notice Counted revenue of the last `periods` finished periods.
+    @param periods How many, 1..12 and at most the periods finished.
+    """
+    current: uint256 = (block.timestamp - START) // PERIOD
+    assert periods != 0 and periods <= c.MAX_TRAILING_PERIODS, "router: periods out of bounds"
+    assert periods <= current, "router: fewer periods finished"
+    total: uint256 = 0
+    for i: uint256 in range(c.MAX_TRAILING_PERIODS):
+        if i == periods:
+            break
+        total += self._counted(current - 1 - i)
+    return total
+
+
+@external
+@view
+def unpaused_time(period: uint256) -> uint256:
+    """
+    @notice Seconds of `period` during which payments were not paused.
+    @param period A period index.
+    """
+    start: uint256 = START + period * PERIOD
+    end: uint256 = start + PERIOD
+    paused: uint256 = 0
+    since: uint256 = self.paused_since
+    if since != 0 and since < end:
+        paused = end - max(since, start)
+    count: uint256 = self.pause_count
+    for i: uint256 in range(MAX_PAUSES_PER_PERIOD):
+        if i == count:
+            break
+        interval: uint256 = self._pauses[count - 1 - i]
+        finished: uint256 = interval & HALF_MASK
+        if finished <= start:
+            break
+        began: uint256 = interval >> 128
+        if began < end:
+            paused += min(finished, end) - max(began, start)
+    return PERIOD - min(paused, PERIOD)
 
 
 @external
@@ -167,29 +276,9 @@ def cumulative_holder_revenue() -> uint256:
 @view
 def cumulative_gross_revenue() -> uint256:
     """
-    @notice All gross revenue ever paid through this router.
+    @notice All gross revenue ever paid through this router (insiders included).
     """
     return self._cumulative >> 128
-
-
-@external
-@view
-def trailing_holder_revenue(window: uint256) -> uint256:
-    """
-    @notice Holder shares of the payments made on the days that overlap the
-            last `window` seconds: every payment whose day
-            (`timestamp // 86400`) is at or after the day of
-            `block.timestamp - window`.
-    @param window Seconds to look back, 1..365 days.
-    @return The trailing holder revenue in settlement token units.
-    """
-    assert window != 0, "router: zero window"
-    assert window <= MAX_WINDOW, "router: window longer than 365 days"
-    start: uint256 = 0
-    if window < block.timestamp:
-        start = block.timestamp - window
-    total: uint256 = self._cumulative & HALF_MASK
-    return total - self._cumulative_before(start // DAY, total)
 
 
 @external
@@ -200,15 +289,6 @@ def current_period() -> uint256:
             (period 0 starts at deployment).
     """
     return (block.timestamp - START) // PERIOD
-
-
-@external
-@view
-def checkpoint_count() -> uint256:
-    """
-    @notice How many daily checkpoints were ever written.
-    """
-    return self._head >> 64
 
 
 @external
@@ -238,10 +318,12 @@ def set_guardian(new_guardian: address):
 @external
 def pause():
     """
-    @notice Stops `pay`. The guardian or the admin.
+    @notice Stops `pay`. The guardian or the admin. The paused time does not
+            count against the merchant's target.
     """
     assert msg.sender == self.guardian or msg.sender == ownable.owner, "router: caller is not the guardian"
     pausable._pause()
+    self.paused_since = block.timestamp
 
 
 @external
@@ -251,47 +333,28 @@ def unpause():
     """
     ownable._check_owner()
     pausable._unpause()
+    count: uint256 = self.pause_count
+    self._pauses[count] = (self.paused_since << 128) | block.timestamp
+    self.pause_count = count + 1
+    self.paused_since = 0
+
+
+@internal
+@view
+def _is_insider(account: address) -> bool:
+    return account == MERCHANT or account == MERCHANT_PAYOUT or account == VESTING or account == RESERVE
+
+
+@internal
+@view
+def _counted(period: uint256) -> uint256:
+    slot: uint256 = self._periods[period]
+    if slot == 0:
+        return 0
+    return min(slot & HALF_MASK, (slot >> 128) - 1)
 
 
 @internal
 @pure
 def _check_share_bps(bps: uint256):
-    assert bps >= MIN_SHARE_BPS and bps <= MAX_SHARE_BPS, "router: share_bps out of bounds"
-
-
-@internal
-def _checkpoint(cum_before: uint256):
-    # One checkpoint per distinct payment day, written by the day's first payment.
-    head: uint256 = self._head
-    day: uint256 = block.timestamp // DAY
-    count: uint256 = head >> 64
-    if count != 0 and (head & DAY_MASK) == day:
-        return
-    self._checkpoints[count % RING_SIZE] = (day << CUM_BITS) | cum_before
-    self._head = ((count + 1) << 64) | day
-
-
-@internal
-@view
-def _cumulative_before(start_day: uint256, total: uint256) -> uint256:
-    # Holder revenue paid before `start_day`: the value stored by the first
-    # checkpoint on or after that day (checkpoint days strictly increase), or
-    # everything when no payment came since. Binary search over the ring.
-    count: uint256 = self._head >> 64
-    if count == 0:
-        return 0
-    lo: uint256 = 0
-    if count > RING_SIZE:
-        lo = count - RING_SIZE
-    hi: uint256 = count
-    for _: uint256 in range(10):  # 2**10 > RING_SIZE
-        if lo >= hi:
-            break
-        mid: uint256 = (lo + hi) // 2
-        if (self._checkpoints[mid % RING_SIZE] >> CUM_BITS) >= start_day:
-            hi = mid
-        else:
-            lo = mid + 1
-    if lo == count:
-        return total
-    return self._checkpoints[lo % RING_SIZE] & CUM_MASK
+    assert bps >= c.MIN_SHARE_BPS and bps <= c.MAX_SHARE_BPS, "router: share_bps out of bounds"

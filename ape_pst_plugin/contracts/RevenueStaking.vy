@@ -11,7 +11,9 @@
         is left of earlier revenue), so a stake placed just before a large
         payment and removed just after earns almost nothing of it. Revenue
         that arrives, or streams, while nobody is staked belongs to the ALAR
-        reserve.
+        reserve. Insiders of the listing (the merchant, its payout address,
+        its vesting contract, the reserve) cannot stake: neither the holder
+        share nor slashed stake can flow back to them.
 """
 
 from ethereum.ercs import IERC20
@@ -56,6 +58,9 @@ LISTING_TOKEN: public(immutable(IERC20))
 SETTLEMENT: public(immutable(IERC20))
 ROUTER: public(immutable(address))
 RESERVE: public(immutable(address))
+MERCHANT: public(immutable(address))
+MERCHANT_PAYOUT: public(immutable(address))
+MERCHANT_VESTING: public(immutable(address))
 VESTING: public(immutable(uint256))
 
 total_staked: public(uint256)
@@ -77,6 +82,9 @@ def __init__(
     settlement: IERC20,
     router: address,
     reserve: address,
+    merchant: address,
+    payout: address,
+    merchant_vesting: address,
     vesting: uint256,
 ):
     """
@@ -85,17 +93,26 @@ def __init__(
     @param settlement The token revenue is paid in.
     @param router The listing's `RevenueRouter`, the only revenue notifier.
     @param reserve The ALAR reserve, which gets revenue nobody is staked for.
+    @param merchant The listing's merchant (an insider).
+    @param payout The merchant's payout address (an insider).
+    @param merchant_vesting The merchant's `MerchantVesting` (an insider).
     @param vesting Seconds over which each new revenue amount streams (> 0).
     """
     assert listing_token.address != empty(address), "staking: token is the zero address"
     assert settlement.address != empty(address), "staking: settlement is the zero address"
     assert router != empty(address), "staking: router is the zero address"
     assert reserve != empty(address), "staking: reserve is the zero address"
+    assert merchant != empty(address), "staking: merchant is the zero address"
+    assert payout != empty(address), "staking: payout is the zero address"
+    assert merchant_vesting != empty(address), "staking: vesting contract is the zero address"
     assert vesting != 0, "staking: zero vesting"
     LISTING_TOKEN = listing_token
     SETTLEMENT = settlement
     ROUTER = router
     RESERVE = reserve
+    MERCHANT = merchant
+    MERCHANT_PAYOUT = payout
+    MERCHANT_VESTING = merchant_vesting
     VESTING = vesting
 
 
@@ -104,9 +121,11 @@ def __init__(
 def stake(amount: uint256):
     """
     @notice Stakes `amount` listing tokens (approve this contract first).
+            Insiders of the listing cannot stake.
     @param amount Token amount, 18 decimals, > 0.
     """
     assert amount != 0, "staking: zero amount"
+    assert msg.sender != MERCHANT and msg.sender != MERCHANT_PAYOUT and msg.sender != MERCHANT_VESTING and msg.sender != RESERVE, "staking: insiders cannot stake"
     packed: uint256 = self._accrue(msg.sender, self._update_global())
     # the listing supply is below 2**96, so the balance cannot carry over
     self._accounts[msg.sender] = packed + amount

@@ -13,7 +13,11 @@ USDC = 10**6
 # ahead moves the clock of every later test. Tests built on the session
 # `listing` and `market` fixtures expect a recent clock (a fresh TWAP, an
 # unfinished first period); these modules jump days or weeks and run after them.
-RUN_LAST = ("test_cli.py", "test_governance.py", "test_governance_invariants.py", "test_timelock.py")
+# The credit and vesting modules jump whole periods (and a year) on fresh listings.
+RUN_LAST = (
+    "test_cli.py", "test_governance.py", "test_governance_invariants.py", "test_timelock.py",
+    "test_counted_revenue.py", "test_credit_risk.py", "test_credit_status.py", "test_merchant_vesting.py",
+)
 
 
 def pytest_collection_modifyitems(items):
@@ -142,7 +146,7 @@ def governed_listing(governed, safe_owners, merchant, usdc, admin, chain):
     usdc.faucet(merchant, 10_000_000 * USDC, sender=merchant)
     usdc.approve(protocol.factory, required_stake(10**6 * 10**18, 2 * 10**18, 6), sender=merchant)
     data = protocol.factory.create_listing.encode_input(
-        "Governed Shop", "GOV", 10**6 * 10**18, 2 * 10**18, merchant, merchant, usdc, 0
+        "Governed Shop", "GOV", 10**6 * 10**18, 2 * 10**18, merchant, merchant, usdc, 0, 100_000 * USDC
     )
     gov.propose(governance, protocol.factory.address, data, safe_owners[:2], sender=safe_owners[0])
     chain.pending_timestamp += 2 * 86_400
@@ -162,7 +166,23 @@ def listing(protocol, admin, merchant, usdc, payer, stakers):
     usdc.faucet(payer, 10**12 * USDC, sender=payer)
     usdc.approve(new.router, 2**256 - 1, sender=payer)
     for staker in stakers:
-        new.token.transfer(staker, 10_000 * 10**18, sender=merchant)
+        # the merchant's allocation vests: it releases 10,000 of its 225,000 unlocked tokens to each staker
+        new.release(merchant, staker, 10_000 * 10**18)
+        new.token.approve(new.staking, 2**256 - 1, sender=staker)
+    return new
+
+
+@pytest.fixture
+def fresh_listing(protocol, admin, merchant, usdc, payer, stakers):
+    """A listing created by this test, at this test's clock (for tests that jump
+    periods or need a period 0 that starts now). Merchant, payer and stakers as
+    for `listing`; the verified month revenue is 100,000 USDC (cap 105,000)."""
+    usdc.faucet(merchant, 1_000_000 * USDC, sender=merchant)
+    new = create_listing(protocol, admin, merchant=merchant, settlement=usdc, symbol="NEW")
+    usdc.faucet(payer, 10**9 * USDC, sender=payer)
+    usdc.approve(new.router, 2**256 - 1, sender=payer)
+    for staker in stakers:
+        new.release(merchant, staker, 10_000 * 10**18)
         new.token.approve(new.staking, 2**256 - 1, sender=staker)
     return new
 

@@ -22,6 +22,7 @@ def test_pay_emits_payment_with_order_id(router, payer):
     assert event.payer == payer
     assert event.gross == 77 * USDC
     assert event.holder_share == 77 * USDC // 10
+    assert event.counted == 1  # the bool decodes as 1
 
 
 def test_share_goes_to_reserve_when_nobody_is_staked(router, usdc, payer, reserve):
@@ -37,48 +38,47 @@ def test_one_wei_payment_goes_to_merchant(router, usdc, payer, merchant):
 
 
 def test_cumulative_and_period_revenue(router, payer):
+    period = router.current_period()
+    before = router.period_gross(period)
     router.pay(ORDER, 300 * USDC, sender=payer)
     router.pay(ORDER, 200 * USDC, sender=payer)
     assert router.cumulative_gross_revenue() == 500 * USDC
     assert router.cumulative_holder_revenue() == 50 * USDC
-    assert router.period_gross(router.current_period()) == 500 * USDC
+    assert router.period_gross(period) == before + 500 * USDC
 
 
-def test_period_gross_moves_to_next_period(router, payer, chain):
-    first = router.current_period()
-    before = router.period_gross(first)
-    router.pay(ORDER, 300 * USDC, sender=payer)
-    chain.pending_timestamp += router.PERIOD()
-    router.pay(ORDER, 100 * USDC, sender=payer)
-    assert router.current_period() == first + 1
-    assert router.period_gross(first) == before + 300 * USDC
-    assert router.period_gross(first + 1) == 100 * USDC
+def test_merchant_payment_is_split_but_not_counted(router, usdc, merchant, staking, stakers):
+    staking.stake(10**18, sender=stakers[0])
+    period = router.current_period()
+    gross, counted = router.period_gross(period), router.counted(period)
+    usdc.approve(router, 1_000 * USDC, sender=merchant)
+    before = usdc.balanceOf(merchant), usdc.balanceOf(staking)
+    receipt = router.pay(ORDER, 1_000 * USDC, sender=merchant)
+    [event] = receipt.events.filter(router.Payment)
+    assert event.counted == 0
+    assert event.holder_share == 100 * USDC
+    # the merchant is its own payout address here: it paid 1,000 and got 900 back
+    assert before[0] - usdc.balanceOf(merchant) == 100 * USDC
+    assert usdc.balanceOf(staking) - before[1] == 100 * USDC
+    assert router.cumulative_gross_revenue() == 1_000 * USDC
+    assert (router.period_gross(period), router.counted(period)) == (gross, counted)
 
 
-def test_trailing_revenue_drops_days_outside_the_window(router, payer, chain):
-    router.pay(ORDER, 100 * USDC, sender=payer)  # holder 10
-    chain.pending_timestamp += 10 * DAY
-    router.pay(ORDER, 200 * USDC, sender=payer)  # holder 20
-    chain.mine()
-    assert router.trailing_holder_revenue(365 * DAY) == 30 * USDC
-    assert router.trailing_holder_revenue(5 * DAY) == 20 * USDC
+def test_insiders_are_the_merchant_payout_vesting_and_reserve(listing, router, payer, stakers):
+    for insider in (listing.merchant, listing.vesting, listing.reserve):
+        assert router.is_insider(insider)
+    assert router.MERCHANT_PAYOUT() == listing.merchant  # the fixture's payout is the merchant
+    for outsider in (payer, stakers[0], listing.staking, listing.router):
+        assert not router.is_insider(outsider)
 
 
-def test_trailing_revenue_forgets_after_a_year(router, payer, chain):
-    router.pay(ORDER, 100 * USDC, sender=payer)
-    chain.pending_timestamp += 367 * DAY
-    router.pay(ORDER, 1_000 * USDC, sender=payer)
-    chain.mine()
-    assert router.trailing_holder_revenue(365 * DAY) == 100 * USDC
-
-
-def test_one_checkpoint_per_day(router, payer, chain):
-    router.pay(ORDER, 1 * USDC, sender=payer)
-    router.pay(ORDER, 1 * USDC, sender=payer)
-    count = router.checkpoint_count()
-    chain.pending_timestamp += DAY
-    router.pay(ORDER, 1 * USDC, sender=payer)
-    assert router.checkpoint_count() == count + 1
+def test_parties_are_wired(listing, router, factory, usdc):
+    assert router.SETTLEMENT() == usdc.address
+    assert router.MERCHANT() == listing.merchant
+    assert router.VESTING() == listing.vesting.address
+    assert router.RESERVE() == listing.reserve.address
+    assert router.VERIFIER() == factory.address
+    assert router.PERIOD() == 30 * DAY
 
 
 def test_admin_sets_share_bps(router, admin, payer, merchant, usdc):
@@ -147,49 +147,77 @@ def test_pay_without_allowance_moves_nothing(router, usdc, attacker, merchant):
     assert usdc.balanceOf(merchant) == before
 
 
-@pytest.mark.parametrize("window, reason", [(0, "router: zero window"), (366 * DAY, "router: window longer than 365 days")])
-def test_trailing_window_bounds(router, window, reason):
-    with ape.reverts(reason):
-        router.trailing_holder_revenue(window)
+PARTY_FIELDS = ("staking", "merchant", "payout", "vesting", "reserve", "verifier")
+
+
+def _router_args(admin, usdc, **over):
+    parties = {field: admin.address for field in PARTY_FIELDS}
+    parties.update({k: v for k, v in over.items() if k in parties})
+    args = dict(settlement=usdc.address, share_bps=1000, period=30 * DAY, owner=admin.address, guardian=ZERO)
+    args.update({k: v for k, v in over.items() if k in args})
+    return [args["settlement"], tuple(parties[f] for f in PARTY_FIELDS), args["share_bps"], args["period"],
+            args["owner"], args["guardian"]]
 
 
 @pytest.mark.parametrize(
-    "slot, reason",
+    "field, reason",
     [
-        (0, "router: settlement is the zero address"),
-        (1, "router: staking is the zero address"),
-        (2, "router: payout is the zero address"),
-        (5, "router: owner is the zero address"),
+        ("settlement", "router: settlement is the zero address"),
+        ("staking", "router: staking is the zero address"),
+        ("merchant", "router: merchant is the zero address"),
+        ("payout", "router: payout is the zero address"),
+        ("vesting", "router: vesting is the zero address"),
+        ("reserve", "router: reserve is the zero address"),
+        ("verifier", "router: verifier is the zero address"),
+        ("owner", "router: owner is the zero address"),
     ],
 )
-def test_constructor_rejects_zero_addresses(deployer, project, admin, usdc, slot, reason):
-    args = [usdc.address, admin.address, admin.address, 1000, 30 * DAY, admin.address, ZERO]
-    args[slot] = ZERO
+def test_constructor_rejects_zero_addresses(deployer, project, admin, usdc, field, reason):
     with ape.reverts(reason):
-        deployer.deploy(project.RevenueRouter, *args)
+        deployer.deploy(project.RevenueRouter, *_router_args(admin, usdc, **{field: ZERO}))
+
+
+def test_constructor_rejects_zero_period(deployer, project, admin, usdc):
+    with ape.reverts("router: zero period"):
+        deployer.deploy(project.RevenueRouter, *_router_args(admin, usdc, period=0))
 
 
 def test_constructor_checks_share_bounds_like_the_setter(deployer, project, admin, usdc):
     with ape.reverts("router: share_bps out of bounds"):
-        deployer.deploy(project.RevenueRouter, usdc, admin, admin, 3001, 30 * DAY, admin, ZERO)
+        deployer.deploy(project.RevenueRouter, *_router_args(admin, usdc, share_bps=3001))
 
 
-def test_trailing_revenue_is_exact_after_the_ring_wraps(router, payer, chain):
-    """368 payment days fill the 366-slot ring and overwrite its oldest days."""
-    import random
+def test_pause_records_when_it_began(router, guardian):
+    receipt = router.pause(sender=guardian)
+    assert router.paused_since() == receipt.timestamp
+    assert router.pause_count() == 0
 
-    rng = random.Random(7)
-    day = chain.blocks.head.timestamp // DAY + 1
-    paid = []  # (timestamp, holder share)
-    for _ in range(368):
-        day += rng.choice([1, 1, 1, 2])  # some days without payments
-        now = day * DAY + rng.randrange(DAY)
-        amount = rng.randrange(1, 10_000 * USDC)
-        chain.pending_timestamp = now
-        router.pay(ORDER, amount, sender=payer)
-        paid.append((now, amount // 10))
-    assert router.checkpoint_count() == 368
-    for window in (1, DAY, 7 * DAY, 30 * DAY, 200 * DAY, 365 * DAY):
-        start_day = (now - window) // DAY
-        expected = sum(h for ts, h in paid if ts // DAY >= start_day)
-        assert router.trailing_holder_revenue(window) == expected
+
+def test_unpause_records_the_finished_pause(router, guardian, admin):
+    router.pause(sender=guardian)
+    router.unpause(sender=admin)
+    assert router.paused_since() == 0
+    assert router.pause_count() == 1
+
+
+def test_unpaused_time_is_the_whole_period_without_pauses(router):
+    assert router.unpaused_time(router.current_period()) == 30 * DAY
+
+
+def test_unpaused_time_excludes_a_pause_inside_the_period(router, guardian, admin, chain):
+    period = router.current_period()
+    start = router.START() + period * router.PERIOD()
+    began = router.pause(sender=guardian).timestamp
+    chain.pending_timestamp = began + 3_600
+    ended = router.unpause(sender=admin).timestamp
+    assert start <= began < ended < start + router.PERIOD()
+    assert router.unpaused_time(period) == 30 * DAY - (ended - began) == 30 * DAY - 3_600
+    assert router.unpaused_time(period + 1) == 30 * DAY
+
+
+def test_a_running_pause_counts_until_the_period_ends(router, guardian):
+    period = router.current_period()
+    end = router.START() + (period + 1) * router.PERIOD()
+    began = router.pause(sender=guardian).timestamp
+    assert router.unpaused_time(period) == 30 * DAY - (end - began)
+    assert router.unpaused_time(period + 1) == 0  # still paused: the whole next period so far

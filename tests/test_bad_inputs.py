@@ -9,70 +9,106 @@ WAD = 10**18
 ZERO = "0x0000000000000000000000000000000000000000"
 
 
+def _oracle_args(listing, default_owner, **over):
+    args = dict(pair=listing.pair, token=listing.token, router=listing.router, reserve=listing.reserve,
+                vesting=listing.vesting, decimals=6, twap_window=1_800, max_age=7_200, owner=default_owner)
+    args.update(over)
+    return list(args.values())
+
+
 @pytest.mark.parametrize(
-    "slot, reason",
+    "field, reason",
     [
-        (0, "oracle: pair is the zero address"),
-        (1, "oracle: token is the zero address"),
-        (2, "oracle: router is the zero address"),
-        (3, "oracle: reserve is the zero address"),
-        (7, "oracle: owner is the zero address"),
+        ("pair", "oracle: pair is the zero address"),
+        ("token", "oracle: token is the zero address"),
+        ("router", "oracle: router is the zero address"),
+        ("reserve", "oracle: reserve is the zero address"),
+        ("vesting", "oracle: vesting is the zero address"),
+        ("owner", "oracle: owner is the zero address"),
     ],
 )
-def test_oracle_constructor_rejects_zero_addresses(deployer, project, listing, slot, reason):
-    args = [listing.pair, listing.token, listing.router, listing.reserve, 6, 1_800, 7_200, deployer]
-    args[slot] = ZERO
+def test_oracle_constructor_rejects_zero_addresses(deployer, project, listing, field, reason):
     with ape.reverts(reason):
-        deployer.deploy(project.PEOracle, *args)
+        deployer.deploy(project.PEOracle, *_oracle_args(listing, deployer, **{field: ZERO}))
 
 
 @pytest.mark.parametrize(
-    "values, reason",
-    [((19, 1_800, 7_200), "oracle: settlement token has more than 18 decimals"),
-     ((6, 599, 7_200), "oracle: twap_window below 10 minutes"),
-     ((6, 1_800, 8 * 86_400), "oracle: max_age above 7 days")],
+    "over, reason",
+    [(dict(decimals=19), "oracle: settlement token has more than 18 decimals"),
+     (dict(twap_window=599), "oracle: twap_window below 10 minutes"),
+     (dict(max_age=1_800), "oracle: max_age must exceed twap_window"),
+     (dict(max_age=7 * 86_400 + 1), "oracle: max_age above 7 days")],
 )
-def test_oracle_constructor_checks_bounds(deployer, project, listing, values, reason):
+def test_oracle_constructor_checks_bounds(deployer, project, listing, over, reason):
     with ape.reverts(reason):
-        deployer.deploy(project.PEOracle, listing.pair, listing.token, listing.router, listing.reserve, *values, deployer)
+        deployer.deploy(project.PEOracle, *_oracle_args(listing, deployer, **over))
+
+
+WIRING = ("token", "settlement", "pair", "oracle", "router", "staking", "vesting", "verifier", "merchant")
+
+
+def _reserve_args(listing, factory, default_owner, **over):
+    wiring = dict(token=listing.token.address, settlement=listing.settlement.address, pair=listing.pair.address,
+                  oracle=listing.oracle.address, router=listing.router.address, staking=listing.staking.address,
+                  vesting=listing.vesting.address, verifier=factory.address, merchant=listing.merchant)
+    wiring.update({k: v for k, v in over.items() if k in wiring})
+    rest = dict(decimals=6, stake=1, stake_bps=500, target=0, owner=default_owner.address, guardian=ZERO)
+    rest.update({k: v for k, v in over.items() if k in rest})
+    return [tuple(wiring[f] for f in WIRING), *rest.values()]
+
+
+@pytest.mark.parametrize("field", WIRING)
+def test_reserve_constructor_rejects_zero_addresses(deployer, project, listing, factory, field):
+    with ape.reverts(f"reserve: {field} is the zero address"):
+        deployer.deploy(project.Reserve, *_reserve_args(listing, factory, deployer, **{field: ZERO}))
 
 
 @pytest.mark.parametrize(
-    "slot, reason",
-    [
-        (0, "reserve: token is the zero address"),
-        (1, "reserve: settlement is the zero address"),
-        (2, "reserve: pair is the zero address"),
-        (3, "reserve: oracle is the zero address"),
-        (4, "reserve: router is the zero address"),
-        (5, "reserve: staking is the zero address"),
-        (6, "reserve: merchant is the zero address"),
-        (10, "reserve: owner is the zero address"),
-    ],
+    "over, reason",
+    [(dict(owner=ZERO), "reserve: owner is the zero address"),
+     (dict(decimals=19), "reserve: settlement token has more than 18 decimals"),
+     (dict(target=2**128), "reserve: revenue target out of range")],
 )
-def test_reserve_constructor_rejects_zero_addresses(deployer, project, listing, slot, reason):
-    args = [listing.token, listing.settlement, listing.pair, listing.oracle, listing.router, listing.staking,
-            listing.merchant, 6, 1, 0, deployer, ZERO]
-    args[slot] = ZERO
+def test_reserve_constructor_checks_bounds(deployer, project, listing, factory, over, reason):
     with ape.reverts(reason):
-        deployer.deploy(project.Reserve, *args)
+        deployer.deploy(project.Reserve, *_reserve_args(listing, factory, deployer, **over))
+
+
+def _staking_args(listing, **over):
+    args = dict(token=listing.token, settlement=listing.settlement, router=listing.router, reserve=listing.reserve,
+                merchant=listing.merchant, payout=listing.merchant, merchant_vesting=listing.vesting,
+                vesting=7 * 86_400)
+    args.update(over)
+    return list(args.values())
 
 
 @pytest.mark.parametrize(
-    "slot, reason",
-    [(0, "staking: token is the zero address"), (1, "staking: settlement is the zero address"),
-     (2, "staking: router is the zero address"), (3, "staking: reserve is the zero address")],
+    "field, reason",
+    [("token", "staking: token is the zero address"), ("settlement", "staking: settlement is the zero address"),
+     ("router", "staking: router is the zero address"), ("reserve", "staking: reserve is the zero address"),
+     ("merchant", "staking: merchant is the zero address"), ("payout", "staking: payout is the zero address"),
+     ("merchant_vesting", "staking: vesting contract is the zero address")],
 )
-def test_staking_constructor_rejects_zero_addresses(deployer, project, listing, slot, reason):
-    args = [listing.token, listing.settlement, listing.router, listing.reserve, 7 * 86_400]
-    args[slot] = ZERO
+def test_staking_constructor_rejects_zero_addresses(deployer, project, listing, field, reason):
     with ape.reverts(reason):
-        deployer.deploy(project.RevenueStaking, *args)
+        deployer.deploy(project.RevenueStaking, *_staking_args(listing, **{field: ZERO}))
 
 
 def test_staking_constructor_rejects_zero_vesting(deployer, project, listing):
     with ape.reverts("staking: zero vesting"):
-        deployer.deploy(project.RevenueStaking, listing.token, listing.settlement, listing.router, listing.reserve, 0)
+        deployer.deploy(project.RevenueStaking, *_staking_args(listing, vesting=0))
+
+
+@pytest.mark.parametrize(
+    "slot, reason",
+    [(0, "vesting: token is the zero address"), (1, "vesting: merchant is the zero address"),
+     (2, "vesting: reserve is the zero address")],
+)
+def test_vesting_constructor_rejects_zero_addresses(deployer, project, listing, slot, reason):
+    args = [listing.token.address, listing.merchant, listing.reserve.address, 900_000 * WAD]
+    args[slot] = ZERO
+    with ape.reverts(reason):
+        deployer.deploy(project.MerchantVesting, *args)
 
 
 @pytest.fixture
@@ -84,7 +120,7 @@ def evil_listing(deployer, project, protocol, admin, merchant, payer, stakers):
     evil_listed = create_listing(protocol, admin, merchant=merchant, settlement=evil, symbol="EVIL")
     evil.faucet(payer, 10**12, sender=payer)
     evil.approve(evil_listed.router, 2**256 - 1, sender=payer)
-    evil_listed.token.transfer(stakers[0], 100 * WAD, sender=merchant)
+    evil_listed.release(merchant, stakers[0], 100 * WAD)
     evil_listed.token.approve(evil_listed.staking, 2**256 - 1, sender=stakers[0])
     evil_listed.staking.stake(100 * WAD, sender=stakers[0])
     return evil_listed

@@ -20,7 +20,7 @@ def test_revenue_streams_over_seven_days(staking, router, payer, stakers, chain)
     chain.pending_timestamp = receipt.timestamp + DAY
     chain.mine()
     assert staking.earned(stakers[0]) == pytest.approx(100 * USDC, abs=1)
-    chain.pending_timestamp = receipt.timestamp + 30 * DAY
+    chain.pending_timestamp = receipt.timestamp + 8 * DAY  # the stream ended a day ago
     chain.mine()
     assert staking.earned(stakers[0]) == pytest.approx(700 * USDC, abs=1)
 
@@ -140,6 +140,7 @@ def test_stake_beyond_balance_moves_nothing(staking, token, attacker):
     with ape.reverts("erc20: transfer amount exceeds balance"):
         staking.stake(WAD, sender=attacker)
     assert staking.total_staked() == 0
+    assert staking.balanceOf(attacker) == 0
 
 
 def test_just_in_time_stake_earns_at_most_its_share_of_the_elapsed_stream(staking, router, payer, stakers, usdc, chain):
@@ -153,3 +154,59 @@ def test_just_in_time_stake_earns_at_most_its_share_of_the_elapsed_stream(stakin
     # half the stake, one hour of a seven-day stream: about 29.76 USDC, not 5,000
     assert harvested <= 10_000 * USDC * 3_600 // (7 * DAY) // 2
     assert harvested > 0
+
+
+# ---------------------------------------------------------------- insiders (W3)
+
+
+def test_merchant_cannot_stake_released_tokens(listing, staking, merchant, token):
+    listing.release(merchant, merchant, 1_000 * WAD)
+    token.approve(staking, 2**256 - 1, sender=merchant)
+    with ape.reverts("staking: insiders cannot stake"):
+        staking.stake(1_000 * WAD, sender=merchant)
+    assert token.balanceOf(merchant) == 1_000 * WAD
+    assert staking.balanceOf(merchant) == 0
+    assert staking.total_staked() == 0
+
+
+@pytest.mark.parametrize("who", ["vesting", "reserve"])
+def test_insider_contracts_cannot_stake(listing, staking, token, accounts, networks, who):
+    address = getattr(listing, who).address
+    networks.provider.set_balance(address, 10**20)
+    insider = accounts[address]
+    token.approve(staking, 2**256 - 1, sender=insider)
+    held = token.balanceOf(insider)
+    assert held > 0
+    with ape.reverts("staking: insiders cannot stake"):
+        staking.stake(WAD, sender=insider)
+    assert token.balanceOf(insider) == held
+    assert staking.total_staked() == 0
+
+
+def test_payout_address_cannot_stake(protocol, admin, merchant, usdc, accounts, networks):
+    from ape_pst_plugin.deployment import create_listing
+
+    payout = accounts.generate_test_account()
+    networks.provider.set_balance(payout.address, 10**20)
+    usdc.faucet(merchant, 1_000_000 * USDC, sender=merchant)
+    listed = create_listing(protocol, admin, merchant=merchant, settlement=usdc, symbol="PAY", payout=payout.address)
+    listed.release(merchant, payout, 500 * WAD)
+    listed.token.approve(listed.staking, 2**256 - 1, sender=payout)
+    with ape.reverts("staking: insiders cannot stake"):
+        listed.staking.stake(500 * WAD, sender=payout)
+    assert listed.token.balanceOf(payout) == 500 * WAD
+    assert listed.staking.total_staked() == 0
+
+
+def test_insiders_are_wired(listing, staking, merchant):
+    assert staking.MERCHANT() == merchant.address
+    assert staking.MERCHANT_PAYOUT() == merchant.address
+    assert staking.MERCHANT_VESTING() == listing.vesting.address
+    assert staking.RESERVE() == listing.reserve.address
+
+
+def test_a_holder_who_bought_from_the_merchant_can_stake(listing, staking, merchant, token, attacker):
+    listing.release(merchant, attacker, 100 * WAD)
+    token.approve(staking, 2**256 - 1, sender=attacker)
+    staking.stake(100 * WAD, sender=attacker)
+    assert staking.balanceOf(attacker) == 100 * WAD

@@ -15,7 +15,7 @@ DAY = 86_400
 
 
 @pytest.fixture(scope="module")
-def market18(chain, protocol, admin, merchant, payer, trader, keeper, accounts, networks, project):
+def market18(market_paid, chain, protocol, admin, merchant, payer, trader, keeper, accounts, networks, project):
     """A second market settled in an 18-decimal stablecoin (decimal normalisation)."""
     minter = accounts.generate_test_account()  # fresh: snapshots rewind nonces
     networks.provider.set_balance(minter.address, 10**21)
@@ -24,20 +24,38 @@ def market18(chain, protocol, admin, merchant, payer, trader, keeper, accounts, 
 
 
 @pytest.fixture(scope="module")
-def markets(market, market18, admin, payer, chain):
+def market_paid(market, payer):  # market18 asks for it: it must run before market18 opens
+    """The session market, with its period 1 paid like its history: opening
+    market18 takes 30 days, which finish that period, and EPS (two finished
+    periods then) stays where it was."""
+    router = market.listing.router
+    assert router.current_period() == 1
+    gross = market.history[0][1]
+    market.usdc.faucet(payer, gross, sender=payer)
+    router.pay(b"\x03" * 32, gross, sender=payer)
+    assert router.counted(1) == router.counted(0) == gross
+    return market
+
+
+@pytest.fixture(scope="module")
+def markets(market_paid, market18, admin):
+    market = market_paid
     # the widest capacity and a deep float, so that most trades run to the target, not to the epoch's budget
     for m in (market, market18):
-        m.reserve.set_limits(2_500, m.reserve.cooldown(), m.reserve.max_slippage_bps(), sender=admin)
-        m.usdc.faucet(m.reserve, 5_000_000 * 10**m.decimals, sender=admin)
-        # the session market is older: top its revenue up so both start near PE 10 again
-        circulating = m.oracle.circulating_supply()
-        wanted = m.spot() * circulating // WAD // 10 // 10 ** (18 - m.decimals)  # annual holder earnings
-        elapsed = chain.blocks.head.timestamp - m.oracle.START()
-        missing = max(0, wanted - m.oracle.trailing_earnings()) * min(elapsed, pem.YEAR) // pem.YEAR
-        if missing:
-            m.usdc.faucet(payer, missing * 10, sender=payer)
-            m.listing.router.pay(b"\x02" * 32, missing * 10, sender=payer)  # the holder share is 10%
+        r = m.reserve
+        r.set_limits(2_500, r.cooldown(), r.max_slippage_bps(), r.max_deviation_bps(), r.max_exposure_bps(), sender=admin)
+        m.usdc.faucet(r, 5_000_000 * 10**m.decimals, sender=admin)
     return {6: market, 18: market18}
+
+
+def _expected_eps(m):
+    """EPS from the counted revenue of the periods finished at the newest observation."""
+    oracle, router = m.oracle, m.listing.router
+    finished = (oracle.last_observed() - oracle.START()) // pem.PERIOD
+    n = pem.trailing_periods(finished)
+    counted = sum(router.counted(p) for p in range(finished - n, finished))
+    circulating = m.token.totalSupply() - m.token.balanceOf(m.reserve)
+    return pem.eps(pem.annual_earnings(counted, n, router.share_bps()), circulating, m.decimals)
 
 
 @settings(max_examples=24, deadline=None, derandomize=True, database=None, suppress_health_check=list(HealthCheck))
@@ -52,7 +70,10 @@ def _compare(markets, chain, payer, compared, decimals, sell, frac, revenue, wai
     m = markets[decimals]
     unit = 10**decimals
     snapshot = chain.snapshot()
+    # anvil keeps its clock across a revert: pin each example to the snapshot's time, so waits never add up
+    chain.pending_timestamp = chain.blocks.head.timestamp + 1
     try:
+        eps_before = m.oracle.eps_snapshot()
         # the pool state: one trade of the drawn size
         r_token, r_settlement = m.reserves()
         amount = int((r_token if sell else r_settlement) * frac)
@@ -64,37 +85,34 @@ def _compare(markets, chain, payer, compared, decimals, sell, frac, revenue, wai
         m.sleep(wait)
         m.settle()  # the TWAP catches up with the spot
 
-        oracle, reserve, router = m.oracle, m.reserve, m.listing.router
+        oracle, reserve = m.oracle, m.reserve
         r_token, r_settlement = m.reserves()
         assert oracle.spot_price() == pem.spot_price(r_token, r_settlement, decimals)
-        # the newest observation's EPS, recomputed from the router's record and the supply
-        observed = oracle.last_observed()
-        elapsed = observed - oracle.START()
-        trailing = router.trailing_holder_revenue(min(elapsed, pem.YEAR))
-        circulating = m.token.totalSupply() - m.token.balanceOf(reserve)
-        eps = pem.eps(pem.annualised_earnings(trailing, elapsed), circulating, decimals)
-        assert oracle.eps() == eps
+        # the newest observation's EPS, recomputed from the router's counted revenue and the supply;
+        # the running period's revenue never moves it
+        eps = _expected_eps(m)
+        assert oracle.eps() == eps == eps_before
         twap = oracle.twap_price()
         assert oracle.pe() == pem.pe(twap, eps)
         p_low, p_high = pem.target_prices(eps, reserve.pe_low(), reserve.pe_high())
 
         # what the reserve actually trades, against the exact swap-to-target amount
         pe = pem.pe(twap, eps)
-        free, inventory = reserve.free_balance(), reserve.inventory()
+        free, inventory, net = reserve.free_balance(), reserve.inventory(), reserve.net_spent()
         receipt = reserve.stabilise(sender=m.keeper)
         if reserve.pe_low() <= pe <= reserve.pe_high():
             assert receipt.return_value == 0
             compared.append((decimals, "none", False))
             return
         buying = pe < reserve.pe_low()
-        if buying:
-            wanted = pem.buy_to_price(r_token, r_settlement, p_low, decimals)
-            held, target = free, p_low
-        else:
-            wanted = pem.sell_to_price(r_token, r_settlement, p_high, decimals)
-            held, target = inventory, p_high
+        target = p_low if buying else p_high
+        # min(x_spot, x_twap): the TWAP-implied pool bounds the trade too
+        wanted = pem.trade_to_target(buying, r_token, r_settlement, twap, target, decimals)
+        held = free if buying else inventory
         budget = held * reserve.capacity_bps() // pem.BPS
         expected = min(wanted, held, budget)
+        if buying:
+            expected = min(expected, pem.exposure_room(free, net, reserve.max_exposure_bps()))
         assert receipt.return_value == expected
         [event] = receipt.events.filter(reserve.Bought if buying else reserve.Sold)
         r_in, r_out = (r_settlement, r_token) if buying else (r_token, r_settlement)

@@ -1,3 +1,11 @@
+"""Credit risk (PROTOCOL.md, performance stake and status): `assess()` judges
+each finished period once, in order, against the target in force when the
+period began, pro rata to the unpaused time; a miss slashes 20% of the
+remaining stake to the stakers, the third miss in a row defaults and holds the
+rest for the protection fund. The listing-time stake is never withdrawable.
+These tests jump whole periods, so this module runs last (conftest RUN_LAST);
+each lists its own merchant commitment."""
+
 import ape
 import pytest
 
@@ -5,48 +13,82 @@ USDC = 10**6
 WAD = 10**18
 DAY = 86_400
 PERIOD = 30 * DAY
+STAKE = 100_000 * USDC
 TARGET = 10_000 * USDC
 ORDER = b"\x05" * 32
+SCALE = 10**36
+VESTING = 7 * DAY
+ACTIVE, LATE, DEFAULTED = 0, 1, 2
 
 
 @pytest.fixture
-def committed(listing, admin, stakers):
-    """A listing whose merchant committed to 10,000 USDC gross per period, with a staker."""
-    listing.reserve.set_revenue_target(TARGET, sender=admin)
-    listing.staking.stake(1_000 * WAD, sender=stakers[0])
-    return listing
+def committed(protocol, admin, merchant, usdc, payer, stakers):
+    """A listing whose merchant committed at listing to 10,000 USDC gross per
+    period, with one staker of 1,000 tokens."""
+    from ape_pst_plugin.deployment import create_listing
+
+    usdc.faucet(merchant, 1_000_000 * USDC, sender=merchant)
+    listed = create_listing(protocol, admin, merchant=merchant, settlement=usdc, symbol="CMT", revenue_target=TARGET)
+    usdc.faucet(payer, 10**9 * USDC, sender=payer)
+    usdc.approve(listed.router, 2**256 - 1, sender=payer)
+    listed.release(merchant, stakers[0], 1_000 * WAD)
+    listed.token.approve(listed.staking, 2**256 - 1, sender=stakers[0])
+    listed.staking.stake(1_000 * WAD, sender=stakers[0])
+    return listed
 
 
 def _finish_period(chain, listing, payer, gross=0):
+    """Pays `gross` (a customer) in the running period, then moves to the next one."""
     if gross:
         listing.router.pay(ORDER, gross, sender=payer)
-    chain.pending_timestamp += PERIOD
+    period = listing.router.current_period()
+    chain.pending_timestamp = listing.router.START() + (period + 1) * PERIOD
     chain.mine()
 
 
-def test_assess_waits_for_the_period_to_finish(committed):
+def _streamed(amount, total_staked, stake):
+    """What one staker earns once a notified amount has streamed in full."""
+    rate = amount * SCALE // VESTING
+    return stake * (rate * VESTING // total_staked) // 10**18 // 10**18
+
+
+def test_listing_starts_active_with_its_stake(committed):
+    reserve = committed.reserve
+    assert (reserve.status(), reserve.consecutive_misses(), reserve.next_period()) == (ACTIVE, 0, 0)
+    assert reserve.stake() == reserve.LISTING_STAKE() == STAKE
+    assert reserve.revenue_target_of(0) == reserve.revenue_target() == TARGET
+
+
+def test_assess_waits_for_the_period_to_finish(committed, payer):
+    stake = committed.reserve.stake()
     with ape.reverts("reserve: period not finished"):
-        committed.reserve.assess(sender=committed.merchant)
+        committed.reserve.assess(sender=payer)
+    assert committed.reserve.stake() == stake
+    assert committed.reserve.next_period() == 0
 
 
 def test_hit_target_slashes_nothing(committed, chain, payer, usdc):
     _finish_period(chain, committed, payer, gross=TARGET)
-    stake = committed.reserve.stake()
+    staking_before = usdc.balanceOf(committed.staking)
     receipt = committed.reserve.assess(sender=payer)
     assert receipt.return_value == 0
-    assert committed.reserve.stake() == stake
+    [event] = receipt.events.filter(committed.reserve.Assessed)
+    assert (event.period, event.counted, event.due, event.slashed, event.misses, event.status) == (
+        0, TARGET, TARGET, 0, 0, ACTIVE)
+    assert committed.reserve.stake() == STAKE
+    assert usdc.balanceOf(committed.staking) == staking_before
     assert committed.reserve.next_period() == 1
 
 
 def test_miss_slashes_twenty_percent_to_stakers(committed, chain, payer, usdc):
     _finish_period(chain, committed, payer, gross=TARGET - 1)
-    stake = committed.reserve.stake()
     staking_before = usdc.balanceOf(committed.staking)
-    committed.reserve.assess(sender=payer)
-    slashed = stake * 2_000 // 10_000
-    assert committed.reserve.stake() == stake - slashed
-    assert usdc.balanceOf(committed.staking) - staking_before == slashed
+    receipt = committed.reserve.assess(sender=payer)
+    assert receipt.return_value == 20_000 * USDC
+    assert committed.reserve.stake() == 80_000 * USDC
+    assert usdc.balanceOf(committed.staking) - staking_before == 20_000 * USDC
     assert committed.reserve.consecutive_misses() == 1
+    assert committed.reserve.status() == LATE
 
 
 def test_slash_streams_to_stakers(committed, chain, payer, stakers):
@@ -54,46 +96,78 @@ def test_slash_streams_to_stakers(committed, chain, payer, stakers):
     committed.reserve.assess(sender=payer)
     chain.pending_timestamp += 8 * DAY
     chain.mine()
-    assert committed.staking.earned(stakers[0]) == pytest.approx(20_000 * USDC, abs=1)
+    assert committed.staking.earned(stakers[0]) == _streamed(20_000 * USDC, 1_000 * WAD, 1_000 * WAD)
+
+
+def test_slash_with_nobody_staked_stays_in_the_reserve(committed, chain, payer, stakers, usdc):
+    committed.staking.exit(sender=stakers[0])
+    _finish_period(chain, committed, payer)
+    balance = usdc.balanceOf(committed.reserve)
+    committed.reserve.assess(sender=payer)
+    assert usdc.balanceOf(committed.reserve) == balance
+    assert committed.reserve.stake() == 80_000 * USDC
+    assert committed.reserve.free_balance() == balance - 80_000 * USDC
 
 
 def test_third_miss_in_a_row_defaults(committed, chain, payer, usdc):
-    stake = committed.reserve.stake()
+    staking_before = usdc.balanceOf(committed.staking)
     for _ in range(3):
         _finish_period(chain, committed, payer)
         receipt = committed.reserve.assess(sender=payer)
-    assert committed.reserve.defaulted()
-    assert committed.reserve.stake() == 0
-    assert receipt.events.filter(committed.reserve.Defaulted)
-    # 20% + 20% of the rest + everything left: the whole stake went to the stakers
-    assert usdc.balanceOf(committed.staking) == stake
+    reserve = committed.reserve
+    # 20,000 + 16,000 + 12,800 slashed to the stakers; the remaining 51,200 is held for the protection fund
+    assert receipt.return_value == 12_800 * USDC
+    assert usdc.balanceOf(committed.staking) - staking_before == 48_800 * USDC
+    assert (reserve.status(), reserve.consecutive_misses(), reserve.stake()) == (DEFAULTED, 3, 0)
+    assert reserve.held_for_fund() == 51_200 * USDC
+    assert reserve.defaulted_at() == receipt.timestamp
+    [event] = receipt.events.filter(reserve.Defaulted)
+    assert (event.period, event.held_for_fund) == (2, 51_200 * USDC)
 
 
-def test_hit_resets_the_streak(committed, chain, payer):
+def test_held_for_fund_is_not_free_balance(committed, chain, payer, usdc, admin):
+    for _ in range(3):
+        _finish_period(chain, committed, payer)
+        committed.reserve.assess(sender=payer)
+    reserve = committed.reserve
+    assert reserve.free_balance() == usdc.balanceOf(reserve) - 51_200 * USDC
+    with ape.reverts("reserve: amount exceeds the free balance"):
+        reserve.withdraw(admin, reserve.free_balance() + 1, sender=admin)
+    assert reserve.held_for_fund() == 51_200 * USDC
+
+
+def test_met_period_resets_the_streak(committed, chain, payer, factory, admin, merchant):
     for gross in (0, 0, TARGET):
+        # a fresh verified month revenue before each period starts (the listing's record is stale by period 2)
+        factory.set_month_revenue(merchant, 100_000 * USDC, sender=admin)
         _finish_period(chain, committed, payer, gross)
         committed.reserve.assess(sender=payer)
     assert committed.reserve.consecutive_misses() == 0
+    assert committed.reserve.status() == ACTIVE
     _finish_period(chain, committed, payer)
     committed.reserve.assess(sender=payer)
-    assert not committed.reserve.defaulted()
+    assert (committed.reserve.status(), committed.reserve.consecutive_misses()) == (LATE, 1)
 
 
-def test_assess_is_once_per_period(committed, chain, payer):
+def test_assess_twice_for_a_period_reverts(committed, chain, payer, usdc):
     _finish_period(chain, committed, payer)
     committed.reserve.assess(sender=payer)
-    stake = committed.reserve.stake()
-    with ape.reverts("reserve: period not finished"):
+    stake, staked_cash = committed.reserve.stake(), usdc.balanceOf(committed.staking)
+    with ape.reverts("reserve: period already assessed"):
         committed.reserve.assess(sender=payer)
     assert committed.reserve.stake() == stake
+    assert usdc.balanceOf(committed.staking) == staked_cash
+    assert committed.reserve.next_period() == 1
 
 
 def test_late_keeper_assesses_one_period_per_call(committed, chain, payer):
-    chain.pending_timestamp += 5 * PERIOD
+    chain.pending_timestamp = committed.router.START() + 5 * PERIOD
     chain.mine()
     committed.reserve.assess(sender=payer)
     assert committed.reserve.next_period() == 1
     assert committed.reserve.consecutive_misses() == 1
+    committed.reserve.assess(sender=payer)
+    assert committed.reserve.next_period() == 2
 
 
 def test_defaulted_listing_cannot_be_assessed_again(committed, chain, payer):
@@ -103,6 +177,7 @@ def test_defaulted_listing_cannot_be_assessed_again(committed, chain, payer):
     _finish_period(chain, committed, payer)
     with ape.reverts("reserve: listing defaulted"):
         committed.reserve.assess(sender=payer)
+    assert committed.reserve.next_period() == 3
 
 
 def test_payments_after_default_still_split(committed, chain, payer, usdc, merchant):
@@ -114,53 +189,280 @@ def test_payments_after_default_still_split(committed, chain, payer, usdc, merch
     assert usdc.balanceOf(merchant) - before == 900 * USDC
 
 
-def test_defaulted_listing_stops_buying(market, admin, payer, keeper, chain):
-    reserve, router = market.reserve, market.listing.router
-    reserve.set_revenue_target(10**15, sender=admin)
-    while not reserve.defaulted():
-        if reserve.next_period() >= router.current_period():
-            market.sleep(PERIOD)
-        reserve.assess(sender=keeper)
-    market.sell_tokens(100_000 * WAD)
-    market.observe()
-    market.settle()
-    assert market.oracle.pe() < reserve.pe_low()
-    with ape.reverts("reserve: listing defaulted, no buys"):
-        reserve.stabilise(sender=keeper)
+# ---------------------------------------------------------------- what counts (W2)
 
 
-def test_merchant_withdraws_excess_stake(market, merchant, usdc):
-    reserve = market.reserve
-    market.sell_tokens(20_000 * WAD)  # a lower market cap needs a smaller stake
-    market.settle()
-    required = reserve.required_stake()
-    excess = reserve.stake() - required
-    assert required < 100_000 * USDC
+def test_merchant_self_payment_does_not_meet_the_target(committed, chain, payer, merchant, usdc):
+    usdc.approve(committed.router, 2 * TARGET, sender=merchant)
+    committed.router.pay(ORDER, 2 * TARGET, sender=merchant)
+    _finish_period(chain, committed, payer)
+    receipt = committed.reserve.assess(sender=payer)
+    [event] = receipt.events.filter(committed.reserve.Assessed)
+    assert (event.counted, event.due, event.slashed) == (0, TARGET, 20_000 * USDC)
+
+
+def test_target_above_the_verified_cap_cannot_be_met(protocol, admin, merchant, usdc, payer, chain):
+    """Verified month revenue 100,000 caps counted revenue at 105,000: a target of
+    110,000 is missed whatever customers pay."""
+    from ape_pst_plugin.deployment import create_listing
+
+    usdc.faucet(merchant, 1_000_000 * USDC, sender=merchant)
+    listed = create_listing(protocol, admin, merchant=merchant, settlement=usdc, symbol="CAP",
+                            revenue_target=110_000 * USDC)
+    usdc.faucet(payer, 500_000 * USDC, sender=payer)
+    usdc.approve(listed.router, 2**256 - 1, sender=payer)
+    _finish_period(chain, listed, payer, gross=500_000 * USDC)
+    receipt = listed.reserve.assess(sender=payer)
+    [event] = receipt.events.filter(listed.reserve.Assessed)
+    assert (event.counted, event.due, event.misses, event.status) == (105_000 * USDC, 110_000 * USDC, 1, LATE)
+
+
+def test_paused_time_pro_rates_the_target(committed, chain, payer, guardian, admin):
+    router = committed.router
+    chain.pending_timestamp = router.START() + DAY
+    router.pause(sender=guardian)
+    chain.pending_timestamp = router.START() + DAY + 15 * DAY
+    router.unpause(sender=admin)
+    router.pay(ORDER, TARGET // 2, sender=payer)
+    _finish_period(chain, committed, payer)
+    receipt = committed.reserve.assess(sender=payer)
+    [event] = receipt.events.filter(committed.reserve.Assessed)
+    assert (event.counted, event.due, event.slashed, event.status) == (TARGET // 2, TARGET // 2, 0, ACTIVE)
+
+
+# ---------------------------------------------------------------- targets per period (C2)
+
+
+def test_target_set_mid_period_applies_from_the_next_period(committed, admin):
+    receipt = committed.reserve.set_revenue_target(3 * TARGET, sender=admin)
+    [event] = receipt.events.filter(committed.reserve.RevenueTargetChanged)
+    assert (event.revenue_target, event.from_period) == (3 * TARGET, 1)
+    assert committed.reserve.revenue_target_of(0) == committed.reserve.revenue_target() == TARGET
+    assert committed.reserve.revenue_target_of(1) == committed.reserve.revenue_target_of(7) == 3 * TARGET
+
+
+def test_running_period_is_judged_by_its_own_target(committed, admin, chain, payer):
+    committed.reserve.set_revenue_target(3 * TARGET, sender=admin)
+    _finish_period(chain, committed, payer, gross=TARGET)
+    receipt = committed.reserve.assess(sender=payer)
+    [event] = receipt.events.filter(committed.reserve.Assessed)
+    assert (event.due, event.slashed, event.status) == (TARGET, 0, ACTIVE)
+    _finish_period(chain, committed, payer, gross=TARGET)
+    [event] = committed.reserve.assess(sender=payer).events.filter(committed.reserve.Assessed)
+    assert (event.period, event.due, event.status) == (1, 3 * TARGET, LATE)
+
+
+def test_second_change_in_a_period_replaces_the_first(committed, admin):
+    committed.reserve.set_revenue_target(3 * TARGET, sender=admin)
+    committed.reserve.set_revenue_target(2 * TARGET, sender=admin)
+    assert committed.reserve.revenue_target_of(0) == TARGET
+    assert committed.reserve.revenue_target_of(1) == 2 * TARGET
+
+
+def test_stale_verified_revenue_misses_whatever_is_paid(committed, chain, payer):
+    """Period 2 starts 60 days after the listing's record: its cap is 0."""
+    _finish_period(chain, committed, payer, gross=TARGET)
+    _finish_period(chain, committed, payer, gross=TARGET)
+    _finish_period(chain, committed, payer, gross=TARGET)
+    results = []
+    for _ in range(3):
+        [event] = committed.reserve.assess(sender=payer).events.filter(committed.reserve.Assessed)
+        results.append((event.period, event.counted, event.status))
+    assert results == [(0, TARGET, ACTIVE), (1, TARGET, ACTIVE), (2, 0, LATE)]
+
+
+def test_targets_of_finished_periods_never_change(committed, admin, chain, payer):
+    _finish_period(chain, committed, payer)
+    _finish_period(chain, committed, payer)
+    committed.reserve.set_revenue_target(0, sender=admin)
+    assert [committed.reserve.revenue_target_of(p) for p in range(4)] == [TARGET, TARGET, TARGET, 0]
+
+
+def test_revenue_target_out_of_range_rejected(committed, admin):
+    with ape.reverts("reserve: revenue target out of range"):
+        committed.reserve.set_revenue_target(2**128, sender=admin)
+    assert committed.reserve.revenue_target_of(1) == TARGET
+
+
+# ---------------------------------------------------------------- waive
+
+
+def test_waived_period_is_neither_met_nor_missed(committed, admin, chain, payer, usdc):
+    _finish_period(chain, committed, payer)
+    receipt = committed.reserve.waive(0, sender=admin)
+    assert receipt.events.filter(committed.reserve.Waived)[0].period == 0
+    assert committed.reserve.waived(0)
+    staked_cash = usdc.balanceOf(committed.staking)
+    receipt = committed.reserve.assess(sender=payer)
+    [event] = receipt.events.filter(committed.reserve.Assessed)
+    assert (event.counted, event.due, event.slashed, event.misses, event.status) == (0, 0, 0, 0, ACTIVE)
+    assert committed.reserve.stake() == STAKE
+    assert usdc.balanceOf(committed.staking) == staked_cash
+    assert committed.reserve.next_period() == 1
+
+
+def test_waived_period_keeps_the_miss_streak(committed, admin, chain, payer):
+    _finish_period(chain, committed, payer)
+    committed.reserve.assess(sender=payer)  # miss 1
+    committed.reserve.waive(1, sender=admin)
+    _finish_period(chain, committed, payer)
+    committed.reserve.assess(sender=payer)
+    assert (committed.reserve.status(), committed.reserve.consecutive_misses()) == (LATE, 1)
+
+
+def test_waive_of_an_assessed_period_rejected(committed, admin, chain, payer):
+    _finish_period(chain, committed, payer)
+    committed.reserve.assess(sender=payer)
+    with ape.reverts("reserve: period already assessed"):
+        committed.reserve.waive(0, sender=admin)
+    assert not committed.reserve.waived(0)
+
+
+def test_only_admin_waives(committed, merchant, guardian):
+    for caller in (merchant, guardian):
+        with ape.reverts("ownable: caller is not the owner"):
+            committed.reserve.waive(0, sender=caller)
+    assert not committed.reserve.waived(0)
+
+
+# ---------------------------------------------------------------- top up
+
+
+def test_merchant_tops_up_its_stake(committed, merchant, usdc):
+    usdc.approve(committed.reserve, 5_000 * USDC, sender=merchant)
     before = usdc.balanceOf(merchant)
-    reserve.withdraw_excess_stake(excess, sender=merchant)
-    assert usdc.balanceOf(merchant) - before == excess
-    assert reserve.stake() == required
-
-
-def test_merchant_cannot_go_below_requirement(market, merchant):
-    reserve = market.reserve
-    excess = reserve.stake() - reserve.required_stake()
-    with ape.reverts("reserve: stake would fall below the requirement"):
-        reserve.withdraw_excess_stake(excess + 1, sender=merchant)
-
-
-def test_no_withdrawal_in_a_miss_streak(market, merchant, admin, keeper):
-    reserve = market.reserve
-    reserve.set_revenue_target(10**15, sender=admin)
-    reserve.assess(sender=keeper)
-    with ape.reverts("reserve: merchant is in a miss streak"):
-        reserve.withdraw_excess_stake(1, sender=merchant)
+    receipt = committed.reserve.top_up_stake(5_000 * USDC, sender=merchant)
+    assert receipt.events.filter(committed.reserve.StakeToppedUp)[0].amount == 5_000 * USDC
+    assert committed.reserve.stake() == STAKE + 5_000 * USDC
+    assert before - usdc.balanceOf(merchant) == 5_000 * USDC
+    assert committed.reserve.free_balance() == 0
 
 
 @pytest.mark.parametrize("who, amount, reason", [("attacker", 1, "reserve: caller is not the merchant"),
                                                  ("merchant", 0, "reserve: zero amount")])
-def test_withdraw_excess_bad_input(market, merchant, attacker, who, amount, reason):
-    stake = market.reserve.stake()
+def test_top_up_bad_input(committed, merchant, attacker, usdc, who, amount, reason):
+    caller = {"attacker": attacker, "merchant": merchant}[who]
+    usdc.faucet(caller, 10 * USDC, sender=caller)
+    usdc.approve(committed.reserve, 10 * USDC, sender=caller)
+    before = usdc.balanceOf(caller)
     with ape.reverts(reason):
-        market.reserve.withdraw_excess_stake(amount, sender={"attacker": attacker, "merchant": merchant}[who])
-    assert market.reserve.stake() == stake
+        committed.reserve.top_up_stake(amount, sender=caller)
+    assert committed.reserve.stake() == STAKE
+    assert usdc.balanceOf(caller) == before
+
+
+def test_no_top_up_after_default(committed, chain, payer, merchant, usdc):
+    for _ in range(3):
+        _finish_period(chain, committed, payer)
+        committed.reserve.assess(sender=payer)
+    usdc.approve(committed.reserve, 1_000 * USDC, sender=merchant)
+    before = usdc.balanceOf(merchant)
+    with ape.reverts("reserve: listing defaulted"):
+        committed.reserve.top_up_stake(1_000 * USDC, sender=merchant)
+    assert usdc.balanceOf(merchant) == before
+    assert committed.reserve.stake() == 0
+
+
+# ---------------------------------------------------------------- withdrawing stake above the floor
+
+
+def _assess_all(market):
+    """Assesses every finished period (the market has no target: all met)."""
+    reserve, router = market.reserve, market.listing.router
+    while reserve.next_period() < router.current_period():
+        reserve.assess(sender=market.keeper)
+
+
+@pytest.fixture
+def topped_up(market, merchant):
+    """The market with every finished period assessed, a fresh TWAP, and 10,000
+    USDC of stake above the listing-time stake."""
+    market.settle()
+    _assess_all(market)
+    market.usdc.faucet(merchant, 10_000 * USDC, sender=merchant)
+    market.usdc.approve(market.reserve, 10_000 * USDC, sender=merchant)
+    market.reserve.top_up_stake(10_000 * USDC, sender=merchant)
+    return market
+
+
+def test_stake_floor_is_the_listing_stake_or_the_twap_requirement(topped_up):
+    reserve = topped_up.reserve
+    twap = topped_up.oracle.twap_price()
+    required = twap * topped_up.token.totalSupply() // WAD * 500 // 10_000 // 10**12
+    assert reserve.required_stake() == required
+    assert reserve.stake_floor() == max(STAKE, required)
+
+
+def test_merchant_withdraws_stake_above_the_floor(topped_up, merchant, usdc):
+    reserve = topped_up.reserve
+    excess = reserve.stake() - reserve.stake_floor()
+    assert excess > 0
+    before = usdc.balanceOf(merchant)
+    receipt = reserve.withdraw_excess_stake(excess, sender=merchant)
+    assert receipt.events.filter(reserve.StakeWithdrawn)[0].amount == excess
+    assert usdc.balanceOf(merchant) - before == excess
+    assert reserve.stake() == reserve.stake_floor()
+
+
+def test_withdrawal_below_the_floor_rejected(topped_up, merchant, usdc):
+    reserve = topped_up.reserve
+    stake, excess = reserve.stake(), reserve.stake() - reserve.stake_floor()
+    before = usdc.balanceOf(merchant)
+    with ape.reverts("reserve: stake would fall below the floor"):
+        reserve.withdraw_excess_stake(excess + 1, sender=merchant)
+    assert reserve.stake() == stake
+    assert usdc.balanceOf(merchant) == before
+
+
+def test_a_lower_price_never_frees_the_listing_time_stake(topped_up, merchant, usdc):
+    """v1's exploit: the price falls, the requirement falls, the merchant withdraws."""
+    topped_up.sell_tokens(50_000 * WAD)
+    topped_up.settle()
+    reserve = topped_up.reserve
+    assert reserve.required_stake() < STAKE // 2
+    assert reserve.stake_floor() == STAKE
+    reserve.withdraw_excess_stake(10_000 * USDC, sender=merchant)
+    before = usdc.balanceOf(merchant)
+    with ape.reverts("reserve: stake would fall below the floor"):
+        reserve.withdraw_excess_stake(1, sender=merchant)
+    assert reserve.stake() == STAKE
+    assert usdc.balanceOf(merchant) == before
+
+
+def test_no_withdrawal_with_a_finished_period_unassessed(market, merchant, usdc):
+    market.settle()
+    _assess_all(market)
+    reserve, router = market.reserve, market.listing.router
+    market.usdc.faucet(merchant, 10_000 * USDC, sender=merchant)
+    market.usdc.approve(reserve, 10_000 * USDC, sender=merchant)
+    reserve.top_up_stake(10_000 * USDC, sender=merchant)
+    market.sleep(router.START() + (router.current_period() + 1) * PERIOD - market.chain.blocks.head.timestamp)
+    market.observe()
+    stake, before = reserve.stake(), usdc.balanceOf(merchant)
+    with ape.reverts("reserve: a finished period is not assessed yet"):
+        reserve.withdraw_excess_stake(1, sender=merchant)
+    assert (reserve.stake(), usdc.balanceOf(merchant)) == (stake, before)
+
+
+def test_no_withdrawal_while_late(market, merchant, admin, usdc):
+    reserve, router = market.reserve, market.listing.router
+    _assess_all(market)
+    reserve.set_revenue_target(10**15, sender=admin)
+    market.sleep(router.START() + (router.current_period() + 2) * PERIOD - market.chain.blocks.head.timestamp)
+    _assess_all(market)
+    assert reserve.status() == LATE
+    stake, before = reserve.stake(), usdc.balanceOf(merchant)
+    with ape.reverts("reserve: listing is not active"):
+        reserve.withdraw_excess_stake(1, sender=merchant)
+    assert (reserve.stake(), usdc.balanceOf(merchant)) == (stake, before)
+
+
+@pytest.mark.parametrize("who, amount, reason", [("attacker", 1, "reserve: caller is not the merchant"),
+                                                 ("merchant", 0, "reserve: zero amount")])
+def test_withdraw_excess_bad_input(topped_up, merchant, attacker, usdc, who, amount, reason):
+    caller = {"attacker": attacker, "merchant": merchant}[who]
+    stake, before = topped_up.reserve.stake(), usdc.balanceOf(caller)
+    with ape.reverts(reason):
+        topped_up.reserve.withdraw_excess_stake(amount, sender=caller)
+    assert topped_up.reserve.stake() == stake
+    assert usdc.balanceOf(caller) == before

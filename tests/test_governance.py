@@ -106,7 +106,7 @@ def test_batch_changes_several_parameters_at_once(governed, governed_listing, sa
     listing = governed_listing
     calls = [
         (listing.reserve.address, listing.reserve.set_band.encode_input(6 * WAD, 18 * WAD)),
-        (listing.reserve.address, listing.reserve.set_limits.encode_input(500, 2 * 3600, 200)),
+        (listing.reserve.address, listing.reserve.set_limits.encode_input(500, 2 * 3600, 200, 2_000, 7_000)),
         (listing.router.address, listing.router.set_share_bps.encode_input(1_500)),
         (listing.oracle.address, listing.oracle.set_twap_window.encode_input(3600, 3 * DAY)),
     ]
@@ -114,7 +114,8 @@ def test_batch_changes_several_parameters_at_once(governed, governed_listing, sa
     _later(chain, DELAY)
     gov.execute_batch(governance, calls, sender=attacker)
     assert (listing.reserve.pe_low(), listing.reserve.pe_high()) == (6 * WAD, 18 * WAD)
-    assert (listing.reserve.capacity_bps(), listing.reserve.cooldown()) == (500, 2 * 3600)
+    assert (listing.reserve.capacity_bps(), listing.reserve.cooldown(), listing.reserve.max_slippage_bps()) == (500, 2 * 3600, 200)
+    assert (listing.reserve.max_deviation_bps(), listing.reserve.max_exposure_bps()) == (2_000, 7_000)
     assert listing.router.share_bps() == 1_500
     assert listing.oracle.twap_window() == 3600
 
@@ -140,8 +141,9 @@ def test_out_of_bounds_parameter_fails_at_execution_and_changes_nothing(
         lambda l, to: l.router.set_guardian(to, sender=to),
         lambda l, to: l.router.unpause(sender=to),
         lambda l, to: l.reserve.set_band(5 * WAD, 20 * WAD, sender=to),
-        lambda l, to: l.reserve.set_limits(500, 3600, 100, sender=to),
+        lambda l, to: l.reserve.set_limits(500, 3600, 100, 1_000, 5_000, sender=to),
         lambda l, to: l.reserve.set_revenue_target(1, sender=to),
+        lambda l, to: l.reserve.waive(0, sender=to),
         lambda l, to: l.reserve.set_guardian(to, sender=to),
         lambda l, to: l.reserve.unpause(sender=to),
         lambda l, to: l.reserve.withdraw(to, 1, sender=to),
@@ -154,6 +156,7 @@ def test_out_of_bounds_parameter_fails_at_execution_and_changes_nothing(
         "reserve.set_band",
         "reserve.set_limits",
         "reserve.set_revenue_target",
+        "reserve.waive",
         "reserve.set_guardian",
         "reserve.unpause",
         "reserve.withdraw",
@@ -180,9 +183,25 @@ def _impersonated(contract):
 def test_new_listings_need_the_timelock(governed, admin, merchant, usdc):
     factory = governed[0].factory
     with ape.reverts(OWNER_ERROR):
-        factory.create_listing("X", "X", 10**6 * WAD, WAD, merchant, merchant, usdc, 0, sender=admin)
+        factory.create_listing("X", "X", 10**6 * WAD, WAD, merchant, merchant, usdc, 0, 100_000 * USDC, sender=admin)
     with ape.reverts(OWNER_ERROR):
         factory.set_guardian(admin, sender=admin)
+
+
+def test_verified_revenue_changes_only_through_the_timelock(governed, merchant, admin, safe_owners, attacker, chain):
+    factory = governed[0].factory
+    count = factory.verification_count(merchant)
+    with ape.reverts(OWNER_ERROR):
+        factory.set_month_revenue(merchant, 10**12, sender=admin)
+    with ape.reverts(OWNER_ERROR):
+        factory.set_tolerance_bps(0, sender=admin)
+    assert factory.verification_count(merchant) == count
+    data = factory.set_month_revenue.encode_input(merchant, 50_000 * USDC)
+    gov.propose(governed[1], factory.address, data, safe_owners[:2], sender=attacker)
+    _later(chain, DELAY)
+    receipt = gov.execute(governed[1], factory.address, data, sender=attacker)
+    assert factory.month_revenue(merchant) == 50_000 * USDC
+    assert factory.verified_at(merchant) == receipt.timestamp
 
 
 def test_guardian_pauses_and_only_the_timelock_unpauses(

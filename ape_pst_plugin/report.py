@@ -8,7 +8,8 @@ from pathlib import Path
 from ape_pst_plugin.simulate import WAD, Result
 
 COLUMNS = ("hour", "timestamp", "spot", "twap", "pe", "p_low", "p_high", "reserve_stable", "inventory",
-           "staked", "stake", "trade", "trade_given", "trade_received", "note")
+           "staked", "stake", "period", "period_gross", "period_counted", "status", "trade", "trade_given",
+           "trade_received", "note")
 
 
 def _wad(value):
@@ -27,7 +28,8 @@ def write_series(result: Result, path: Path) -> None:
             writer.writerow([
                 f"{r.hour:g}", r.timestamp, _wad(r.spot), _wad(r.twap), _wad(r.pe), _wad(r.p_low), _wad(r.p_high),
                 f"{r.reserve_stable / unit:.6f}", f"{r.inventory / WAD:.6f}", f"{r.staked / WAD:.6f}",
-                f"{r.stake / unit:.6f}", r.trade, f"{r.spent / given_unit:.6f}" if r.spent else "",
+                f"{r.stake / unit:.6f}", r.period, f"{r.period_gross / unit:.6f}", f"{r.period_counted / unit:.6f}",
+                STATUS[r.status], r.trade, f"{r.spent / given_unit:.6f}" if r.spent else "",
                 f"{r.received / received_unit:.6f}" if r.received else "", r.note,
             ])
 
@@ -145,11 +147,25 @@ def markdown(result: Result) -> str:
             lines.append(f"| | ... {len(result.trades) - 40} more in series.csv | | | | | |")
         lines.append("")
     if result.assessments:
-        lines += ["**Performance assessments** (`assess()`):", "", "| day | period | gross | target | slashed | misses | defaulted |",
+        lines += ["**Performance assessments** (`assess()`: met iff counted revenue reaches the period's target):", "",
+                  "| day | period | counted | target due | slashed | misses | status |",
                   "|---:|---:|---:|---:|---:|---:|---|"]
         for a in result.assessments:
-            lines.append(f"| {a['hour'] / 24:.2f} | {a['period']} | {a['gross'] / unit:,.2f} | {a['target'] / unit:,.2f} | "
-                         f"{a['slashed'] / unit:,.2f} | {a['misses']} | {'yes' if a['defaulted'] else ''} |")
+            lines.append(f"| {a['hour'] / 24:.2f} | {a['period']} | {a['counted'] / unit:,.2f} | {a['due'] / unit:,.2f} | "
+                         f"{a['slashed'] / unit:,.2f} | {a['misses']} | {STATUS[a['status']]} |")
+        lines.append("")
+    if result.verifications or result.self_paid:
+        lines += ["**Verified revenue and counted revenue** (counted = min(gross paid by non-insiders, verified month "
+                  "revenue + 5%), per period):", ""]
+        if result.self_paid:
+            lines += [f"- the merchant paid itself {result.self_paid / unit:,.2f} through the router (its own address "
+                      f"and fresh ones)", ""]
+        lines += ["| period | verified month revenue | gross paid by non-insiders | counted |", "|---:|---:|---:|---:|"]
+        by_period = {r.period: (r.period_gross, r.period_counted) for r in rows}  # the last row of each period
+        verified = {v["period"]: v["month_revenue"] for v in result.verifications}
+        for period, (gross, counted) in by_period.items():
+            shown = f"{verified[period] / unit:,.2f}" if period in verified else ""
+            lines.append(f"| {period} | {shown} | {gross / unit:,.2f} | {counted / unit:,.2f} |")
         lines.append("")
     if result.refusals:
         reasons = {}
@@ -165,6 +181,9 @@ def markdown(result: Result) -> str:
     lines += ["![price](price.png)", "", "![PE](pe.png)", "", "![reserve](reserve.png)", "",
               "Every step is a row of `series.csv`."]
     return "\n".join(lines) + "\n"
+
+
+STATUS = {0: "active", 1: "late", 2: "defaulted"}
 
 
 def write_report(result: Result, out: Path) -> dict[str, Path]:

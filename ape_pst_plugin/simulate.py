@@ -8,7 +8,10 @@ spot price (log) part of the way towards a scenario's "fair" price
 (``fair_pe * EPS``) plus noise. The keeper observes the oracle every step,
 calls ``stabilise()`` when the TWAP PE is outside the band (and records the
 revert reason if the reserve refuses) and ``assess()`` once a period has
-finished. Every figure in the result is read from the chain.
+finished. An honest verifier records the merchant's real month revenue (what
+customers paid in the last 30 days) just before each period starts, which
+caps that period's counted revenue. Every figure in the result is read from
+the chain.
 """
 
 import math
@@ -49,6 +52,9 @@ class Scenario:
     revenue: Callable[[float], float] = lambda hour: 1.0
     target: float = 0.5
     attacker: bool = False
+    wash: float = 0.0
+    """The merchant's self-payments per day, as a multiple of the usual daily
+    revenue: half from its own address, half from a fresh address each day."""
 
 
 def _always(value):
@@ -84,6 +90,14 @@ SCENARIOS: dict[str, Scenario] = {
             fair_pe=_always(5.0), pull=_always(0.02), noise=0.003, revenue=_always(0.05), target=0.5,
         ),
         Scenario(
+            "wash",
+            "real revenue falls to 10% of its usual rate while the merchant pays itself twice the usual revenue "
+            "every day from its own and fresh addresses: counted revenue stays at the verified (real) revenue, "
+            "the reserve does not buy, the merchant misses three periods and defaults",
+            fair_pe=_always(10.0), pull=_always(0.02), noise=0.003,
+            revenue=lambda hour: max(0.1, 1.0 - 0.9 * hour / (20 * 24)), target=0.8, wash=2.0,
+        ),
+        Scenario(
             "manipulation",
             "steady market; every hour an attacker dumps or pumps the pool inside one transaction and calls "
             "stabilise() in between: the reserve decides on the TWAP and never trades because of it",
@@ -108,6 +122,10 @@ class Row:
     inventory: int
     staked: int
     stake: int
+    period: int = 0  # the running performance period
+    period_gross: int = 0  # non-insider gross paid in the running period
+    period_counted: int = 0  # of which counted (capped by the verified revenue)
+    status: int = 0  # 0 active, 1 late, 2 defaulted
     trade: str = ""  # "buy", "sell", "refused: <reason>" or ""
     spent: int = 0  # buy: settlement given; sell: tokens given
     received: int = 0
@@ -129,6 +147,8 @@ class Result:
     start_inventory: int
     start_free: int
     rows: list[Row] = field(default_factory=list)
+    verifications: list[dict] = field(default_factory=list)  # month revenues the verifier recorded
+    self_paid: int = 0  # the merchant's own payments (wash), insider and sybil
     trades: list[dict] = field(default_factory=list)  # Bought / Sold events
     assessments: list[dict] = field(default_factory=list)  # Assessed events (+ defaulted flag)
     refusals: list[dict] = field(default_factory=list)  # stabilise() reverts the keeper saw
@@ -214,13 +234,15 @@ class Simulation:
         self.random = random.Random(seed)
         self.chain = chain
         uniswap, usdc, fund, network = world()
-        admin, merchant, payer, trader, keeper, staker, attacker = _fresh_accounts(7)
+        admin, merchant, payer, trader, keeper, staker, attacker, sybil = _fresh_accounts(8)
         self.admin, self.payer, self.trader, self.keeper, self.attacker = admin, payer, trader, keeper, attacker
+        self.merchant, self.sybil = merchant, sybil
         protocol = deploy_protocol(admin, uniswap, guardian=admin)
-        plan = MarketPlan(reserve_float=250_000, trader_tokens=400_000 * WAD)
+        self.factory = protocol.factory
+        plan = MarketPlan(reserve_float=250_000, trader_tokens=0)
         unit = 10 ** usdc.decimals()
         circulating = 900_000 * WAD  # supply less the reserve's 10%
-        usual_period = history_gross(plan, circulating, usdc.decimals()) * PERIOD // (plan.history_days * DAY)
+        usual_period = history_gross(plan, circulating, usdc.decimals())
         plan.revenue_target = int(usual_period * scenario.target)
         self.market = m = open_market(chain, protocol, admin, merchant, payer, trader, keeper, usdc,
                                       plan=plan, symbol="SIM", fund=fund)
@@ -234,16 +256,25 @@ class Simulation:
         m.token.transfer(staker, 100_000 * WAD, sender=merchant)
         m.token.approve(self.staking, MAX, sender=staker)
         self.staking.stake(100_000 * WAD, sender=staker)
-        # the crowd and the payer approve once: one transaction per trade or payment afterwards
+        # the crowd gets the rest of the merchant's unlocked tokens (the allocation vests)
+        m.listing.release(merchant, merchant)
+        crowd_tokens = m.token.balanceOf(merchant)
+        if scenario.attacker:
+            from ape_pst_plugin.deployment import _containers
+
+            self.manipulator = attacker.deploy(_containers().SpotManipulator, m.pair, m.reserve)
+            m.token.transfer(self.manipulator, crowd_tokens // 2, sender=merchant)
+            fund(self.manipulator, 10_000_000 * unit)
+        m.token.transfer(trader, m.token.balanceOf(merchant), sender=merchant)
+        # the crowd and the payers approve once: one transaction per trade or payment afterwards
         m.token.approve(self.swap_router, MAX, sender=trader)
         usdc.approve(self.swap_router, MAX, sender=trader)
         fund(payer, usual_period * 12)
-        if scenario.attacker:
-            from ape import project
-
-            self.manipulator = attacker.deploy(project.SpotManipulator, m.pair, m.reserve)
-            m.token.transfer(self.manipulator, 300_000 * WAD, sender=merchant)
-            fund(self.manipulator, 10_000_000 * unit)
+        if scenario.wash:
+            for washer in (merchant, sybil):
+                fund(washer, int(usual_period * scenario.wash * 10))
+                usdc.approve(self.router, MAX, sender=washer)
+        self.real_paid: list[tuple[float, int]] = []  # (hour, amount) paid by customers
         self.pe_low, self.pe_high = self.reserve.pe_low(), self.reserve.pe_high()
         self.token_is_0 = m.pair.token0() == m.token.address
         self.result = Result(
@@ -266,11 +297,17 @@ class Simulation:
         self.c_pair, self.c_token = rpc.contract(self.pair), rpc.contract(self.token)
         self.c_reserve, self.c_oracle, self.c_router = rpc.contract(self.reserve), rpc.contract(self.oracle), rpc.contract(self.router)
         self.c_staking, self.c_swap = rpc.contract(self.staking), rpc.contract(self.swap_router)
+        self.c_factory = rpc.contract(self.factory)
         self.c_manipulator = rpc.contract(self.manipulator) if self.scenario.attacker else None
-        for account in (self.payer, self.trader, self.keeper, self.attacker):
+        for account in self._actors():
             rpc.request("anvil_impersonateAccount", [account.address])
         self.period_length, self.router_start = rpc.calls([self.c_router.call("PERIOD"), self.c_router.call("START")])
-        self.next_period, self.defaulted = rpc.calls([self.c_reserve.call("next_period"), self.c_reserve.call("defaulted")])
+        self.next_period, status = rpc.calls([self.c_reserve.call("next_period"), self.c_reserve.call("status")])
+        self.defaulted = status == 2
+        self.verified_period = (self.start - self.router_start) // self.period_length
+
+    def _actors(self):
+        return (self.payer, self.trader, self.keeper, self.attacker, self.admin, self.merchant, self.sybil)
 
     def _send(self, call, sender):
         return self.rpc.send(call, sender.address)
@@ -290,9 +327,12 @@ class Simulation:
             return None, None
 
     def _row(self, hour: float) -> Row:
-        reserves, free, inventory, staked, stake, price_eps = self.rpc.calls([
+        period = (self.start + int(hour * HOUR) - self.router_start) // self.period_length
+        reserves, free, inventory, staked, stake, price_eps, gross, counted, status = self.rpc.calls([
             self.c_pair.call("getReserves"), self.c_reserve.call("free_balance"), self.c_reserve.call("inventory"),
             self.c_staking.call("total_staked"), self.c_reserve.call("stake"), self.c_oracle.call("price_and_eps"),
+            self.c_router.call("period_gross", period), self.c_router.call("counted", period),
+            self.c_reserve.call("status"),
         ], allow_revert=True)
         r_token, r_settlement = self._tokens_first(reserves)
         twap = eps = pe = p_low = p_high = None
@@ -305,6 +345,7 @@ class Simulation:
             hour=hour, timestamp=self.start + int(hour * HOUR),
             spot=pem.spot_price(r_token, r_settlement, self.decimals), twap=twap, pe=pe, p_low=p_low, p_high=p_high,
             reserve_stable=free, inventory=inventory, staked=staked, stake=stake,
+            period=period, period_gross=gross, period_counted=counted, status=status,
         )
 
     # ---------------------------------------------------------------- actors
@@ -312,6 +353,27 @@ class Simulation:
         amount = int(self.usual_hourly * hours * self.scenario.revenue(hour) * self.random.lognormvariate(0, 0.3))
         if amount > 0:
             self._send(self.c_router.call("pay", b"sim".ljust(32, b"\0"), amount), self.payer)
+            self.real_paid.append((hour, amount))
+
+    def _wash(self, hour: float, hours: int):
+        """The merchant pays itself once a day: half from its own address, half from a fresh one."""
+        if not self.scenario.wash or int(hour) // 24 == int(hour - hours) // 24:
+            return
+        amount = int(self.usual_hourly * 24 * self.scenario.wash)
+        for payer in (self.merchant, self.sybil):
+            self._send(self.c_router.call("pay", b"wash".ljust(32, b"\0"), amount // 2), payer)
+        self.result.self_paid += amount // 2 * 2
+
+    def _verify(self, hour: float, hours: int):
+        """Before each period starts, the verifier records the real revenue of the last 30 days."""
+        now = self.start + int(hour * HOUR)
+        upcoming = (now + hours * HOUR - self.router_start) // self.period_length
+        if upcoming <= self.verified_period:
+            return
+        self.verified_period = upcoming
+        month = sum(amount for h, amount in self.real_paid if h > hour - 30 * 24)
+        self._send(self.c_factory.call("set_month_revenue", self.merchant.address, month), self.admin)
+        self.result.verifications.append(dict(hour=hour, period=upcoming, month_revenue=month))
 
     def _crowd(self, hour: float, hours: int):
         """One net trade: part of the way to the fair price, plus noise."""
@@ -356,9 +418,11 @@ class Simulation:
             defaulted = bool(self.c_reserve.events(receipt, "Defaulted"))
             self.defaulted = self.defaulted or defaulted
             for a in self.c_reserve.events(receipt, "Assessed"):
-                self.result.assessments.append(dict(hour=hour, period=a["period"], gross=a["gross"], target=a["target"],
-                                                    slashed=a["slashed"], misses=a["misses"], defaulted=defaulted))
-                row_notes.append(f"period {a['period']}: " + (f"slashed {a['slashed']}" if a["slashed"] else "target met")
+                missed = a["counted"] < a["due"]
+                self.result.assessments.append(dict(hour=hour, period=a["period"], counted=a["counted"], due=a["due"],
+                                                    slashed=a["slashed"], misses=a["misses"], status=a["status"],
+                                                    defaulted=defaulted))
+                row_notes.append(f"period {a['period']}: " + (f"missed, slashed {a['slashed']}" if missed else "target met")
                                  + (", defaulted" if defaulted else ""))
         self._send(self.c_oracle.call("update"), self.keeper)
         trade = ("", 0, 0)
@@ -392,7 +456,9 @@ class Simulation:
         for step in range(1, steps + 1):
             hour = float(step * h)
             self.rpc.request("evm_setNextBlockTimestamp", [self.start + int(hour * HOUR)])
+            self._verify(hour, h)
             self._pay(hour, h)
+            self._wash(hour, h)
             self._crowd(hour, h)
             if self.scenario.attacker:
                 self._attack(hour)
@@ -404,7 +470,7 @@ class Simulation:
             if progress:
                 progress(h)
         self.result.wall_seconds = time.perf_counter() - began
-        for account in (self.payer, self.trader, self.keeper, self.attacker):
+        for account in self._actors():
             self.rpc.request("anvil_stopImpersonatingAccount", [account.address])
         # ape's view of the chain (block cache, pending timestamp) catches up with a mined block
         self.chain.mine()

@@ -6,9 +6,9 @@
   :data:`trade_sizes`, :data:`revenue_amounts`, :data:`time_jumps`,
   :data:`keeper_lags`, :data:`retry_delays`, :data:`shock_sizes`,
   :data:`manipulation_sizes`.
-- :class:`StabiliserMachine`: checks S1-S7 and C1 of PROTOCOL.md after every
-  step against :class:`ape_pst_plugin.stabiliser_model.StabiliserModel`,
-  to the wei. Subclass it with your own :class:`StabiliserParams`::
+- :class:`StabiliserMachine`: checks S1-S7, C1, E1, W1-W3 and C2 of
+  docs/PROTOCOL.md after every step against
+  :class:`ape_pst_plugin.stabiliser_model.StabiliserModel`, to the wei. Subclass it with your own :class:`StabiliserParams`::
 
       class WideBand(StabiliserMachine):
           params = StabiliserParams(pe_low=5 * WAD, pe_high=20 * WAD)
@@ -22,6 +22,8 @@
 
 import re
 from collections import Counter
+from contextlib import contextmanager
+from unittest import mock
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -33,7 +35,15 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_stat
 
 from ape_pst_plugin import pe as pem
 from ape_pst_plugin.market import Market, MarketPlan
-from ape_pst_plugin.stabiliser_model import DAY, MAX_MISSES, PERIOD, SLASH_BPS, Observation, StabiliserModel
+from ape_pst_plugin.stabiliser_model import (
+    ACTIVE,
+    DAY,
+    MAX_MISSES,
+    PERIOD,
+    SLASH_BPS,
+    Observation,
+    StabiliserModel,
+)
 
 WAD = 10**18
 ORDER = b"\x09" * 32
@@ -58,6 +68,19 @@ class ChainMachine(RuleBasedStateMachine):
 
     def teardown(self):
         self.chain.restore(self.snapshot)
+
+    @staticmethod
+    @contextmanager
+    def expected_reverts():
+        """While the machine runs, a revert is an outcome it checks (its
+        reason), not a failure to explain: Ape's call-trace print-out and
+        Vyper source traceback of every failed transaction (one
+        ``debug_traceTransaction`` or more each) are skipped."""
+        with (
+            mock.patch("ape_ethereum.trace.Trace.show", lambda *args, **kwargs: None),
+            mock.patch("ape.exceptions._get_ape_traceback_from_tx", lambda txn: None),
+        ):
+            yield
 
     def send(self, fn, *args, sender):
         self.chain.pending_timestamp = self.now
@@ -91,6 +114,9 @@ retry_delays = st.integers(0, 7_200)
 shock_sizes = st.floats(0.05, 0.6)
 #: A same-block manipulation: a fraction of the pool's input reserve moved and moved back.
 manipulation_sizes = st.floats(0.05, 0.9)
+#: A verified month revenue, in percent of the listing's first month: from a
+#: collapse (far below any target) to growth.
+verified_ratios = st.sampled_from([3, 10, 50, 100, 100, 120])
 
 
 @dataclass(frozen=True)
@@ -105,6 +131,8 @@ class StabiliserParams:
     capacity_bps: int = 1_000
     cooldown: int = 3_600
     max_slippage_bps: int = 100
+    max_deviation_bps: int = 1_000
+    max_exposure_bps: int = 5_000
     revenue_target: int = 12_000
     """Gross revenue per 30-day period the merchant commits to (misses are slashed)."""
     revenue_scale: int = 1
@@ -124,6 +152,7 @@ class StabiliserEnv:
     manipulator: Any
     admin: Any
     payer: Any
+    merchant: Any = None
 
 
 def fuzz_settings(max_examples: int, stateful_step_count: int, *, derandomize: bool = True, **overrides) -> settings:
@@ -143,13 +172,18 @@ def fuzz_settings(max_examples: int, stateful_step_count: int, *, derandomize: b
 
 
 class StabiliserMachine(ChainMachine):
-    """S1-S7 and C1 of PROTOCOL.md on one listing with a real Uniswap V2 pair.
+    """S1-S7, C1, E1, W1-W3 and C2 of docs/PROTOCOL.md on one listing with a
+    real Uniswap V2 pair.
 
-    Rules: traders of random size, revenue, keeper update()/stabilise()/
-    assess() calls and retries, sell-offs and manias, same-block spot
-    manipulation through ``SpotManipulator``, time jumps of a minute to two
-    weeks. After every step every balance, window, observation, TWAP, EPS,
-    trade amount and revert reason must equal the model's, to the wei.
+    Rules: traders of random size, revenue from outside payers (the
+    merchant's sybils among them), the merchant paying itself, the verifier
+    recording month revenues (some far below the target), the merchant trying
+    to stake and to withdraw its stake, revenue targets changing, waived
+    periods, keeper update()/stabilise()/assess() calls and retries,
+    sell-offs and manias, same-block dump/pump through ``SpotManipulator``,
+    time jumps of a minute to two weeks. After every step every balance,
+    window, observation, TWAP, EPS, counted revenue, status, trade amount and
+    revert reason must equal the model's, to the wei.
 
     Configure a subclass with ``params`` (:class:`StabiliserParams`). It is
     network-agnostic: Uniswap, the settlement token and the listing come from
@@ -179,19 +213,28 @@ class StabiliserMachine(ChainMachine):
         # only touch what differs: the default machine runs on the contracts' defaults
         if (reserve.pe_low(), reserve.pe_high()) != (p.pe_low, p.pe_high):
             reserve.set_band(p.pe_low, p.pe_high, sender=admin)
-        limits = (p.capacity_bps, p.cooldown, p.max_slippage_bps)
-        if (reserve.capacity_bps(), reserve.cooldown(), reserve.max_slippage_bps()) != limits:
+        limits = (p.capacity_bps, p.cooldown, p.max_slippage_bps, p.max_deviation_bps, p.max_exposure_bps)
+        current = (reserve.capacity_bps(), reserve.cooldown(), reserve.max_slippage_bps(),
+                   reserve.max_deviation_bps(), reserve.max_exposure_bps())
+        if current != limits:
             reserve.set_limits(*limits, sender=admin)
         if deployer is None:
             deployer = accounts.test_accounts.generate_test_account()
             networks.provider.set_balance(deployer.address, 10**21)
         manipulator = deployer.deploy(_containers().SpotManipulator, market.pair, reserve)
+        vesting = market.listing.vesting
+        if vesting.releasable():
+            market.listing.release(merchant, merchant)
         tokens = min(p.manipulator_tokens * WAD, market.token.balanceOf(merchant))
         market.token.transfer(manipulator, tokens, sender=merchant)
         unit = 10**market.decimals
         market.usdc.faucet(manipulator, 10**9 * unit, sender=admin)
         market.usdc.faucet(payer, 10**9 * unit * p.revenue_scale, sender=admin)
-        return StabiliserEnv(chain=market.chain, market=market, manipulator=manipulator, admin=admin, payer=payer)
+        # the merchant pays itself through the router (W1: never counted)
+        market.usdc.faucet(merchant, 10**9 * unit * p.revenue_scale, sender=admin)
+        market.usdc.approve(market.listing.router, 2**256 - 1, sender=merchant)
+        return StabiliserEnv(chain=market.chain, market=market, manipulator=manipulator, admin=admin, payer=payer,
+                             merchant=merchant)
 
     @classmethod
     def run(cls, env: StabiliserEnv, run_settings: settings | None = None) -> Counter:
@@ -199,7 +242,8 @@ class StabiliserMachine(ChainMachine):
         steps, derandomized); returns :attr:`seen`."""
         cls.env = env
         cls.seen = Counter()
-        run_state_machine_as_test(cls, settings=run_settings or fuzz_settings(8, 30))
+        with cls.expected_reverts():
+            run_state_machine_as_test(cls, settings=run_settings or fuzz_settings(8, 30))
         return cls.seen
 
     def __init__(self):
@@ -211,22 +255,41 @@ class StabiliserMachine(ChainMachine):
         m = self.market
         self.reserve, self.oracle, self.pair, self.router = m.reserve, m.oracle, m.pair, m.listing.router
         self.token, self.usdc, self.trader, self.keeper, self.payer = m.token, m.usdc, m.trader, m.keeper, e.payer
+        self.admin, self.merchant, self.staking, self.factory = e.admin, e.merchant, m.listing.staking, m.protocol.factory
         self.decimals = m.decimals
         self.token_is_0 = self.pair.token0() == self.token.address
         target = self.params.revenue_target * 10**self.decimals
-        r = self.reserve
+        r, f = self.reserve, self.factory
+        start = self.router.START()
+        current = self.router.current_period()
+        verified_at = f.verified_at(self.merchant)
+        self.month_revenue = f.month_revenue(self.merchant)  # the listing's first verified month: the verify rule's base
         self.model = StabiliserModel(
-            start=self.router.START(), decimals=self.decimals, supply=self.token.totalSupply(),
+            start=start, decimals=self.decimals, supply=self.token.totalSupply(),
             inventory=r.inventory(), stake=r.stake(), free=r.free_balance(), pe_low=r.pe_low(),
             pe_high=r.pe_high(), capacity_bps=r.capacity_bps(), cooldown=r.cooldown(),
-            max_slippage_bps=r.max_slippage_bps(), twap_window=self.oracle.twap_window(),
-            max_age=self.oracle.max_age(), revenue_target=target, share_bps=self.router.share_bps(),
+            max_slippage_bps=r.max_slippage_bps(), max_deviation_bps=r.max_deviation_bps(),
+            max_exposure_bps=r.max_exposure_bps(), twap_window=self.oracle.twap_window(),
+            max_age=self.oracle.max_age(), revenue_target=r.revenue_target_of(0), share_bps=self.router.share_bps(),
+            listing_stake=r.LISTING_STAKE(), net_spent=r.net_spent(), status=r.status(),
+            next_period=r.next_period(), misses=r.consecutive_misses(), held_for_fund=r.held_for_fund(),
+            records=[(verified_at, f.verified_cap(self.merchant, verified_at))],
+            targets=[(p, r.revenue_target_of(p)) for p in range(current + 1)],
         )
-        r.set_revenue_target(target, sender=e.admin)
+        for p in range(current + 1):
+            if gross := self.router.period_gross(p):
+                self.model.periods[p] = [self.router.period_cap(p), gross]
         self.head = self.chain.blocks.head.timestamp
-        self.now = self.head
-        share = self.model.share_bps
-        self.model.payments = [(ts, gross, gross * share // 10_000) for ts, gross in m.history]
+        self.now = self.head + 1
+        # fresh verified revenue, a usual month of revenue in the running period, and a
+        # target that applies from the next period, which starts now
+        self.verify(100)
+        usual = m.history[0][1]
+        self.send(self.router.pay, ORDER, usual, sender=self.payer)
+        self.model.pay(self.now, usual)
+        self.send(r.set_revenue_target, target, sender=e.admin)
+        self.model.set_revenue_target(self.now, target)
+        self.now = start + (self.model.period(self.now) + 1) * PERIOD + 60
         o = self.oracle
         self.model.last = Observation(o.last_observed(), o.last_cumulative(), o.twap_snapshot(), o.eps_snapshot())
 
@@ -257,11 +320,68 @@ class StabiliserMachine(ChainMachine):
         self.send(self.market.uniswap.router.swapExactTokensForTokens, amount, 0, [token_in, token_out],
                   self.trader, 2**64, sender=self.trader)
 
+    def _pay_and_check(self, payer, gross, insider):
+        """W1: counted revenue is min(non-insider gross, verified cap); a payment
+        in the running period never moves EPS or the annual earnings."""
+        gross = max(1, gross * 10**self.decimals // MICRO) * self.params.revenue_scale
+        p = self.model.period(self.now)
+        eps_before = self.model.last.eps if self.model.last else 0
+        earnings_before = self.model.annual_earnings(self.now)
+        self.send(self.router.pay, ORDER, gross, sender=payer)
+        self.model.pay(self.now, gross, insider=insider)
+        counted = self.router.counted(p)
+        assert counted == self.model.counted(p)
+        cap, non_insider = self.model.periods.get(p, [0, 0])
+        assert counted <= min(non_insider, cap)
+        assert self.oracle.eps_snapshot() == eps_before
+        assert self.model.annual_earnings(self.now) == earnings_before
+        self.seen["insider payment" if insider else "payment"] += 1
+
     @rule(gross=revenue_amounts)
     def pay(self, gross):
-        gross = max(1, gross * 10**self.decimals // MICRO) * self.params.revenue_scale
-        self.send(self.router.pay, ORDER, gross, sender=self.payer)
-        self.model.pay(self.now, gross)
+        """A customer, or one of the merchant's fresh addresses, pays: counted up to the cap."""
+        self._pay_and_check(self.payer, gross, insider=False)
+
+    @rule(gross=revenue_amounts)
+    def self_pay(self, gross):
+        """The merchant pays itself through the router: split like any payment, counted nothing."""
+        self._pay_and_check(self.merchant, gross, insider=True)
+
+    @rule(ratio=verified_ratios)
+    def verify(self, ratio):
+        """The verifier records a month revenue (W2: some far below the target)."""
+        month_revenue = self.month_revenue * ratio // 100
+        self.send(self.factory.set_month_revenue, self.merchant, month_revenue, sender=self.admin)
+        self.model.verify(self.now, pem.verified_cap(month_revenue, self.factory.tolerance_bps()))
+
+    @rule(ratio=st.sampled_from([0, 50, 100, 200]))
+    def set_target(self, ratio):
+        """Governance changes the revenue target: it applies from the next period (C2)."""
+        target = self.params.revenue_target * 10**self.decimals * ratio // 100
+        self.send(self.reserve.set_revenue_target, target, sender=self.admin)
+        self.model.set_revenue_target(self.now, target)
+
+    @rule()
+    def waive(self):
+        """Governance waives the next period to be assessed (force majeure)."""
+        p = self.model.next_period
+        self.send(self.reserve.waive, p, sender=self.admin)
+        self.model.waived.add(p)
+
+    @rule()
+    def insider_stakes(self):
+        """W3: the merchant cannot stake, so neither the holder share nor slashed stake flows back to it."""
+        with pytest.raises(ContractLogicError, match="staking: insiders cannot stake"):
+            self.send(self.staking.stake, 1, sender=self.merchant)
+        assert self.staking.total_staked() == 0
+
+    @rule(part=st.integers(1, 100))
+    def merchant_withdraws(self, part):
+        """C2: the listing-time stake is never withdrawable (the merchant never tops up here)."""
+        self.sync()
+        amount = max(1, self.model.stake * part // 100)
+        with pytest.raises(ContractLogicError):
+            self.send(self.reserve.withdraw_excess_stake, amount, sender=self.merchant)
 
     @rule()
     def update(self):
@@ -318,6 +438,13 @@ class StabiliserMachine(ChainMachine):
             expected = self.model.stabilise(self.now, *seen)
         except ValueError:
             expected = None
+        if expected is not None and expected[0] != "none":
+            # S7: never more than what would move the pool at its TWAP-implied state (today's k) to the target
+            kind, traded, _, target, _ = expected
+            twap = self.model.last.twap
+            t_token, t_settlement = pem.twap_reserves(*seen, twap, self.decimals)
+            move = pem.buy_to_price if kind == "buy" else pem.sell_to_price
+            assert traded <= move(t_token, t_settlement, target, self.decimals)
         receipt = self.send(self.manipulator.attack, token_in, amount, sender=self.trader)
         [event] = receipt.events.filter(self.manipulator.Attack)
         if expected is None:
@@ -344,22 +471,29 @@ class StabiliserMachine(ChainMachine):
             with pytest.raises(ContractLogicError, match=re.escape(str(err))):
                 self.send(self.reserve.assess, sender=self.keeper)
             return
+        p = self.model.next_period - 1
         receipt = self.send(self.reserve.assess, sender=self.keeper)
         assert receipt.return_value == expected
         self.seen["slash" if expected else "assessed"] += 1
-        # C1: at most SLASH_BPS per miss, everything exactly at the MAX_MISSES-th miss in a row
+        # W2: a period whose verified cap is below its target is a miss, whatever was paid
+        cap = self.model.periods.get(p, [0, 0])[0]
+        if p not in self.model.waived and cap < self.model.target_of(p):
+            assert self.model.misses == misses + 1
+            self.seen["W2 miss"] += 1
+        # C1: SLASH_BPS per miss; at the MAX_MISSES-th miss in a row the rest is held for the fund
+        assert expected == (stake * SLASH_BPS // 10_000 if self.model.misses > misses else 0)
         if self.model.defaulted:
-            assert misses + 1 == MAX_MISSES and expected == stake
-        else:
-            assert expected <= stake * SLASH_BPS // 10_000
-        assert self.reserve.stake() == stake - expected >= 0
-        assert self.reserve.defaulted() == (self.model.misses >= MAX_MISSES)
+            assert misses + 1 == MAX_MISSES and self.reserve.held_for_fund() == stake - expected
+            self.seen["default"] += 1
+        assert self.reserve.stake() == self.model.stake
+        assert self.reserve.status() == self.model.status
 
     @rule()
     def quiet_period(self):
-        """A whole period passes without revenue, then the keeper assesses."""
+        """A whole period passes without revenue, then the keeper assesses every finished period."""
         self.now += PERIOD
-        self.assess()
+        for _ in range(3):
+            self.assess()
 
     @rule(dt=time_jumps)
     def wait(self, dt):
@@ -387,6 +521,7 @@ class StabiliserMachine(ChainMachine):
         assert (event.received, event.target_price, event.pe) == (out, target, pe)
         if kind == "buy":
             assert pe < self.model.pe_low  # S1
+            assert self.model.status == ACTIVE and self.model.fresh(self.now)  # E1: no buy while late or stale
             assert spot_before <= spot <= target + 1  # S3 direction, S2 no overshoot
         else:
             assert pe > self.model.pe_high
@@ -399,7 +534,7 @@ class StabiliserMachine(ChainMachine):
         r, m = self.reserve, self.model
         # S6: balances move only by trades, inflows and slashing bookkeeping; the stake is never spent
         assert (r.stake(), r.free_balance(), r.inventory()) == (m.stake, m.free, m.inventory)
-        assert self.usdc.balanceOf(r) == m.stake + m.free
+        assert self.usdc.balanceOf(r) == m.stake + m.free + m.held_for_fund
         # S4: capacity per epoch
         for window, expected in ((r.buy_window(), m.buy_window), (r.sell_window(), m.sell_window)):
             assert tuple(window) == expected and window[2] <= window[1]
@@ -407,8 +542,12 @@ class StabiliserMachine(ChainMachine):
         times = [t for t, _, _ in m.trades]
         assert all(b - a >= m.cooldown for a, b in zip(times, times[1:]))
         assert r.last_trade() == m.last_trade
-        # C1 bookkeeping
-        assert (r.next_period(), r.consecutive_misses(), r.defaulted()) == (m.next_period, m.misses, m.defaulted)
+        # C1 bookkeeping, statuses, C2 (the stake below its listing-time value only by slashing)
+        assert (r.next_period(), r.consecutive_misses(), r.status()) == (m.next_period, m.misses, m.status)
+        assert (r.held_for_fund(), r.reference_price()) == (m.held_for_fund, m.reference_price)
+        assert m.stake >= m.listing_stake or m.slashed_total
+        # E1: net buying within the exposure limit
+        assert r.net_spent() == m.net_spent <= m.max_exposure_bps * (m.free + m.net_spent) // 10_000
         # the oracle's maths agrees with the model to the wei
         assert (self.oracle.last_observed(), self.oracle.last_cumulative()) == (m.last.timestamp, m.last.cumulative)
         assert (self.oracle.twap_snapshot(), self.oracle.eps_snapshot()) == (m.last.twap, m.last.eps)

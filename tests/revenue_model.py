@@ -1,9 +1,13 @@
 """An independent model of the revenue side in exact rational arithmetic:
 what an ideal router and streaming distributor would owe, with no rounding.
-The contracts round down everywhere, so they may owe less, never more."""
+The contracts round down everywhere, so they may owe less, never more. The
+counted revenue per period (non-insider gross capped by the verified cap in
+force at the period's start) is integer maths from ape_pst_plugin.pe."""
 
 from dataclasses import dataclass, field
 from fractions import Fraction
+
+from ape_pst_plugin import pe as pem
 
 DAY = 86_400
 BPS = 10_000
@@ -23,6 +27,9 @@ class RevenueModel:
     unallocated: Fraction = Fraction(0)
     to_reserve: int = 0
     streamed: Fraction = Fraction(0)
+    start: int = 0
+    records: list[tuple[int, int]] = field(default_factory=list)  # verified revenue: (issued_at, cap)
+    periods: dict[int, list[int]] = field(default_factory=dict)  # period -> [cap, non-insider gross]
 
     @property
     def total(self) -> int:
@@ -42,10 +49,16 @@ class RevenueModel:
                         self.owed[who] = self.owed.get(who, Fraction(0)) + flow * bal / total
         self.last = max(self.last, now)
 
-    def pay(self, now: int, gross: int) -> int:
-        """Returns the holder share; streams it (or hands it to the reserve)."""
+    def pay(self, now: int, gross: int, insider: bool = False) -> int:
+        """Returns the holder share; streams it (or hands it to the reserve).
+        Only a non-insider's payment is counted revenue."""
         holder = gross * self.share_bps // BPS
         self.payments.append((now, gross, holder))
+        if not insider:
+            p = (now - self.start) // pem.PERIOD
+            if p not in self.periods:
+                self.periods[p] = [pem.cap_at(self.records, self.start + p * pem.PERIOD), 0]
+            self.periods[p][1] += gross
         self.advance(now)
         if holder == 0:
             return 0
@@ -69,6 +82,10 @@ class RevenueModel:
         self.owed[who] = self.owed.get(who, Fraction(0)) - amount
         self.claimed[who] = self.claimed.get(who, 0) + amount
 
-    def trailing_holder(self, now: int, window: int) -> int:
-        start_day = max(now - window, 0) // DAY
-        return sum(h for ts, _, h in self.payments if ts // DAY >= start_day)
+    def counted(self, p: int) -> int:
+        cap, gross = self.periods.get(p, [0, 0])
+        return pem.counted(gross, cap)
+
+    def trailing_counted(self, now: int, n: int) -> int:
+        current = (now - self.start) // pem.PERIOD
+        return sum(self.counted(current - 1 - i) for i in range(n))

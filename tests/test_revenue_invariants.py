@@ -1,13 +1,17 @@
-"""R1, R2, K1, K2 of PROTOCOL.md, fuzzed with a stateful hypothesis machine on
-anvil against a 6-decimal settlement token. Each example starts from a chain
-snapshot and restores it afterwards."""
+"""R1, R2, K1, K2, W1 and W3 of docs/PROTOCOL.md, fuzzed with a stateful
+hypothesis machine on anvil against a 6-decimal settlement token: outside
+payers, the merchant paying itself, the verifier recording month revenues,
+stakers, a just-in-time staker and the merchant trying to stake. Each example
+starts from a chain snapshot and restores it afterwards."""
 
 from fractions import Fraction
 
 import pytest
 from hypothesis import strategies as st
+from ape.exceptions import ContractLogicError
 from hypothesis.stateful import invariant, precondition, rule, run_state_machine_as_test
 
+from ape_pst_plugin import pe as pem
 from ape_pst_plugin.testing import ChainMachine
 
 from revenue_model import DAY, RevenueModel
@@ -29,26 +33,61 @@ class RevenueMachine(ChainMachine):
         self.listing = e["listing"]
         self.router, self.staking, self.usdc = self.listing.router, self.listing.staking, self.listing.settlement
         self.payers, self.stakers, self.jit = e["payers"], e["stakers"], e["jit"]
-        self.merchant, self.reserve = e["merchant"], e["reserve"]
-        self.model = RevenueModel(vesting=self.staking.VESTING())
+        self.merchant, self.reserve, self.factory, self.admin = e["merchant"], e["reserve"], e["factory"], e["admin"]
+        self.month_revenue = self.factory.month_revenue(self.merchant)
+        verified_at = self.factory.verified_at(self.merchant)
+        self.model = RevenueModel(
+            vesting=self.staking.VESTING(), start=self.router.START(),
+            records=[(verified_at, self.factory.verified_cap(self.merchant, verified_at))],
+        )
+        for p in range(self.router.current_period() + 1):
+            if gross := self.router.period_gross(p):
+                self.model.periods[p] = [self.router.period_cap(p), gross]
         self.model.last = self.now
 
-    def _pay(self, payer, amount):
+    def _pay(self, payer, amount, insider=False):
+        payer_before = self.usdc.balanceOf(payer)
         merchant_before = self.usdc.balanceOf(self.merchant)
         holders_before = self.usdc.balanceOf(self.staking) + self.usdc.balanceOf(self.reserve)
+        p = self.router.current_period()
         receipt = self.send(self.router.pay, b"\x07" * 32, amount, sender=payer)
         [event] = receipt.events.filter(self.router.Payment)
         merchant_part = self.usdc.balanceOf(self.merchant) - merchant_before
         holder_part = self.usdc.balanceOf(self.staking) + self.usdc.balanceOf(self.reserve) - holders_before
+        if insider:  # the merchant paid itself: it got its own merchant part back
+            merchant_part += amount
+        else:
+            assert payer_before - self.usdc.balanceOf(payer) == amount
         # R1: conservation and the exact share, for every payment
         assert merchant_part + holder_part == amount
         assert holder_part == amount * self.router.share_bps() // 10_000 == event.holder_share
-        assert self.model.pay(self.now, amount) == holder_part
+        assert self.model.pay(self.now, amount, insider=insider) == holder_part
+        # W1: counted revenue is min(non-insider gross, verified cap); an insider's payment counts nothing
+        assert event.counted == (not insider)
+        assert self.router.counted(p) == self.model.counted(p) <= self.router.period_gross(p)
         return holder_part
 
     @rule(payer=st.integers(0, 1), amount=amounts)
     def pay(self, payer, amount):
         self._pay(self.payers[payer], amount)
+
+    @rule(amount=amounts)
+    def merchant_pays_itself(self, amount):
+        """W1: a self-payment is split like any other and counted nothing."""
+        self._pay(self.merchant, amount, insider=True)
+
+    @rule(ratio=st.sampled_from([0, 10, 100, 1_000]))
+    def verify(self, ratio):
+        """The verifier records the merchant's month revenue (a percentage of its listing month)."""
+        month_revenue = self.month_revenue * ratio // 100
+        self.send(self.factory.set_month_revenue, self.merchant, month_revenue, sender=self.admin)
+        self.model.records.append((self.now, pem.verified_cap(month_revenue, self.factory.tolerance_bps())))
+
+    @rule(amount=st.integers(1, 5_000 * WAD))
+    def merchant_stakes(self, amount):
+        """W3: the merchant (also the payout address here) cannot stake."""
+        with pytest.raises(ContractLogicError, match="staking: insiders cannot stake"):
+            self.send(self.staking.stake, amount, sender=self.merchant)
 
     @rule(who=st.integers(0, STAKERS - 1), amount=st.integers(1, 5_000 * WAD))
     def stake(self, who, amount):
@@ -111,11 +150,15 @@ class RevenueMachine(ChainMachine):
         bound = Fraction(amount, total) * (holder + leftover) * min(dt, self.model.vesting) / self.model.vesting
         assert harvested <= remainder + bound
 
-    @rule(window=st.one_of(st.integers(1, 365 * DAY), st.sampled_from([DAY, 30 * DAY, 365 * DAY])))
-    def trailing_revenue(self, window):
-        """R2: the router's trailing revenue is the sum of the holder shares in the window."""
+    @rule(n=st.integers(1, 12))
+    def counted_revenue(self, n):
+        """R2: the router's counted revenue of the last n finished periods equals the model's."""
         self.sync()
-        assert self.router.trailing_holder_revenue(window) == self.model.trailing_holder(self.now, window)
+        finished = self.router.current_period()
+        if finished == 0:
+            return
+        n = min(n, finished)
+        assert self.router.trailing_counted(n) == self.model.trailing_counted(self.now, n)
 
     @invariant()
     def staking_owes_what_streamed(self):
@@ -139,17 +182,20 @@ class RevenueMachine(ChainMachine):
 
 
 @pytest.fixture
-def machine_env(chain, listing, accounts, merchant, payer, stakers, usdc):
+def machine_env(chain, listing, accounts, admin, merchant, payer, stakers, usdc, protocol):
     second_payer, jit = accounts[8], accounts[9]
     usdc.faucet(second_payer, 10**13 * UNITS, sender=second_payer)
     usdc.approve(listing.router, 2**256 - 1, sender=second_payer)
     usdc.faucet(payer, 10**13 * UNITS, sender=payer)
-    listing.token.transfer(jit, 10_000 * WAD, sender=merchant)
+    usdc.faucet(merchant, 10**13 * UNITS, sender=merchant)
+    usdc.approve(listing.router, 2**256 - 1, sender=merchant)
+    listing.release(merchant, jit, 10_000 * WAD)
     listing.token.approve(listing.staking, 2**256 - 1, sender=jit)
     return dict(chain=chain, listing=listing, payers=[payer, second_payer], stakers=stakers, jit=jit,
-                merchant=merchant, reserve=listing.reserve)
+                merchant=merchant, reserve=listing.reserve, factory=protocol.factory, admin=admin)
 
 
 def test_revenue_invariants(machine_env, fuzz_settings):
     RevenueMachine.env = machine_env
-    run_state_machine_as_test(RevenueMachine, settings=fuzz_settings(max_examples=12, stateful_step_count=25))
+    with RevenueMachine.expected_reverts():
+        run_state_machine_as_test(RevenueMachine, settings=fuzz_settings(max_examples=12, stateful_step_count=25))

@@ -169,9 +169,10 @@ def world():
     """(uniswap, settlement token, fund(to, amount), network label) for the
     connected chain: the mainnet-address Uniswap and USDC on chain id 1
     (stand-in or real fork), freshly deployed ones elsewhere."""
-    from ape import chain, project
+    from ape import chain
 
     from ape_pst_plugin import fork
+    from ape_pst_plugin.deployment import _containers
     from ape_pst_plugin.uniswap import deploy_uniswap
 
     network = chain.provider.network_choice
@@ -189,7 +190,7 @@ def world():
 
         return fork.mainnet_uniswap(), usdc, fund, network
     [deployer] = _fresh_accounts(1)
-    usdc = deployer.deploy(project.TestStablecoin, "Test USD Coin", "USDC", 6)
+    usdc = deployer.deploy(_containers().TestStablecoin, "Test USD Coin", "USDC", 6)
 
     def fund(to, amount):
         usdc.faucet(to, amount, sender=deployer)
@@ -239,9 +240,9 @@ class Simulation:
         usdc.approve(self.swap_router, MAX, sender=trader)
         fund(payer, usual_period * 12)
         if scenario.attacker:
-            from ape import project
+            from ape_pst_plugin.deployment import _containers
 
-            self.manipulator = attacker.deploy(project.SpotManipulator, m.pair, m.reserve)
+            self.manipulator = attacker.deploy(_containers().SpotManipulator, m.pair, m.reserve)
             m.token.transfer(self.manipulator, 300_000 * WAD, sender=merchant)
             fund(self.manipulator, 10_000_000 * unit)
         self.pe_low, self.pe_high = self.reserve.pe_low(), self.reserve.pe_high()

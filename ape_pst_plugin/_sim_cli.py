@@ -179,7 +179,7 @@ def simulate(scenario, days, seed, step_hours, out, as_json):
         "start_stake": exact(result.start_stake, result.decimals),
         "final_stake": exact(last.stake, result.decimals),
         "wall_seconds": round(result.wall_seconds, 3),
-        "files": {name: str(path) for name, path in paths.items()},
+        "files": {name: str(path.resolve()) for name, path in paths.items()},
     }
     click.echo(json.dumps(record, indent=2))
 

@@ -98,15 +98,16 @@ def network_choice(ctx) -> str:
 
 
 class PstCommand(ConnectedProviderCommand):
-    """A connected command that refuses a fork of the mainnet stand-in while
-    the stand-in is down, before ape tries (and fails, with anvil's long
-    debug text) to fork it."""
+    """A connected command that refuses a fork of the mainnet stand-in (or
+    ``ethereum:mainnet`` when its node is the stand-in on loopback) while the
+    stand-in is down, before ape tries (and fails, with anvil's long debug
+    text) to reach it."""
 
     def invoke(self, ctx):
-        choice = network_choice(ctx)
-        if "mainnet-fork" in choice:
-            from ape_pst_plugin import fork
+        from ape_pst_plugin import fork
 
+        choice = network_choice(ctx)
+        if "mainnet-fork" in choice or (choice.startswith("ethereum:mainnet:") and fork.upstream_is_local()):
             fork.require_standin(choice)
         return super().invoke(ctx)
 

@@ -51,7 +51,7 @@ HOST = "127.0.0.1"
 
 __all__ = [
     "ForkError", "ForkState", "StandInNotRunning", "anvil_executable", "read_state", "require_standin",
-    "start", "state_file", "stop",
+    "start", "state_file", "stop", "upstream_is_local",
 ]
 
 
@@ -106,6 +106,13 @@ def anvil_executable(root: Path | None = None, node_modules: Path | None = None)
     )
 
 
+def upstream_is_local() -> bool:
+    """Whether :func:`upstream_uri` is on this machine (the stand-in)."""
+    from urllib.parse import urlparse
+
+    return urlparse(upstream_uri()).hostname in ("127.0.0.1", "localhost", "::1")
+
+
 def require_standin(choice: str) -> None:
     """Raises :class:`StandInNotRunning` unless the node that ``choice``
     (``ethereum:mainnet-fork:...``) forks answers on loopback."""
@@ -115,7 +122,9 @@ def require_standin(choice: str) -> None:
     upstream = urlparse(uri)
     if not port_open(upstream.port or 80, upstream.hostname or HOST):
         raise StandInNotRunning(
-            f"the mainnet stand-in is not running ({uri}, which {choice} forks): start it with `ape pst fork start`"
+            f"the mainnet stand-in is not running ({uri}, "
+            + (f"which {choice} forks" if "-fork" in choice else "ethereum:mainnet's node")
+            + "): start it with `ape pst fork start`"
         )
 
 

@@ -151,3 +151,19 @@ def test_readme_install_steps_name_every_npm_package_the_plugin_needs():
               "SafeProxyFactory")
     needed = {ARTIFACTS[name][0] for name in loaded} | {"@foundry-rs/anvil"}  # anvil: ape-foundry and `fork start`
     assert needed <= named, needed - named
+
+
+def test_deploy_in_another_project_prints_no_dependency_warning(shop):
+    # ape-vyper's config used to make pydantic-settings warn on stderr whenever the contracts load
+    result = shop("pst", "deploy", "--min-delay", "0", "--json")
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    assert json.loads(result.stdout)["threshold"] == 2
+
+
+def test_simulate_off_a_terminal_prints_no_progress_bar(shop):
+    result = shop("pst", "simulate", "steady", "--days", "1", "--step-hours", "24", "--out", "report")
+    assert result.returncode == 0, result.stderr
+    # ape's own log lines aside ("INFO: Starting 'anvil' process."), the summary and the report's path alone
+    summary, report = [line for line in result.stdout.strip().splitlines() if not line.startswith("INFO:")]
+    assert summary.startswith("steady: 1 days on ethereum:local:foundry") and report.startswith("report: ")

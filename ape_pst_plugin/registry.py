@@ -60,9 +60,11 @@ def _records() -> dict:
 
 def check_record_writable() -> Path:
     """Raises :class:`NotWritable` unless :func:`save_record` can write its
-    file: ``ape pst deploy`` checks this before its first transaction."""
+    file (and :class:`CorruptFile` if it could not read the records already
+    there): ``ape pst deploy`` checks this before its first transaction."""
     import tempfile
 
+    _records()
     path = record_path()
     try:
         path.parent.mkdir(parents=True, exist_ok=True)

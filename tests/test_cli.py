@@ -306,3 +306,10 @@ def test_simulate_checks_out_is_writable_before_it_runs(monkeypatch, tmp_path):
     blocker.write_text("")
     result = CliRunner(mix_stderr=False).invoke(cli, ["simulate", "steady", "--out", str(blocker / "report")])
     assert_one_line_error(result, f"cannot write the report to {blocker / 'report'}")
+
+
+def test_deploy_refuses_a_corrupt_record_before_any_transaction(record, chain):
+    record.write_text("[]")
+    height = chain.blocks.height
+    assert_one_line_error(run("deploy", "--min-delay", "0"), f"{record} is corrupt")
+    assert chain.blocks.height == height

@@ -55,9 +55,11 @@ def one_line_errors():
     from ape_pst_plugin.npm import ArtifactNotFound
     from ape_pst_plugin.simulate import SimulationError
 
+    # click >= 8.2 shows a group's help for no arguments by raising this usage error
+    passed_on = (Abort, *filter(None, [getattr(click.exceptions, "NoArgsIsHelpError", None)]))
     try:
         yield
-    except Abort:
+    except passed_on:
         raise
     except click.UsageError as err:
         where = f" (`{err.ctx.command_path} --help`)" if err.ctx is not None else ""

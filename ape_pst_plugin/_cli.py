@@ -105,13 +105,19 @@ class PstCommand(ConnectedProviderCommand):
     stand-in is down, before ape tries (and fails, with anvil's long debug
     text) to reach it."""
 
+    # one line also where the command runs on its own (`ape run deploy`), outside PstGroup
+    def parse_args(self, ctx, args):
+        with one_line_errors():
+            return super().parse_args(ctx, args)
+
     def invoke(self, ctx):
         from ape_pst_plugin import fork
 
-        choice = network_choice(ctx)
-        if "mainnet-fork" in choice or (choice.startswith("ethereum:mainnet:") and fork.upstream_is_local()):
-            fork.require_standin(choice)
-        return super().invoke(ctx)
+        with one_line_errors():
+            choice = network_choice(ctx)
+            if "mainnet-fork" in choice or (choice.startswith("ethereum:mainnet:") and fork.upstream_is_local()):
+                fork.require_standin(choice)
+            return super().invoke(ctx)
 
 
 # --- output ----------------------------------------------------------------------------------

@@ -313,3 +313,11 @@ def test_deploy_refuses_a_corrupt_record_before_any_transaction(record, chain):
     height = chain.blocks.height
     assert_one_line_error(run("deploy", "--min-delay", "0"), f"{record} is corrupt")
     assert chain.blocks.height == height
+
+
+def test_deploy_run_on_its_own_has_one_line_errors_too():
+    # `ape run deploy`: the command without the `pst` group
+    from scripts.deploy import cli as run_deploy
+
+    result = CliRunner(mix_stderr=False).invoke(run_deploy, ["--guardian", "alice"])
+    assert_one_line_error(result, "--guardian: 'alice' is not an address")

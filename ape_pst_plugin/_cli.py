@@ -175,6 +175,16 @@ def print_table(table) -> None:
     console.print(table)
 
 
+_WORDS = {"pe": "PE", "eps": "EPS", "twap": "TWAP"}
+
+
+def label(key: str) -> str:
+    """A table's name for a JSON key: ``pe_at_twap`` -> ``PE at TWAP``, ``p_low`` -> ``P_low``."""
+    if key in ("p_low", "p_high"):
+        return key.replace("p_", "P_")
+    return " ".join(_WORDS.get(word, word) for word in key.split("_"))
+
+
 def emit(title: str, fields: list[Field], as_json: bool) -> None:
     if as_json:
         record = {f.key: f.value for f in fields}
@@ -189,7 +199,7 @@ def emit(title: str, fields: list[Field], as_json: bool) -> None:
     table.add_column("field", style="bold", no_wrap=True)
     table.add_column("value", justify="right", no_wrap=True)
     for f in fields:
-        table.add_row(f.key.replace("_", " "), f.text)
+        table.add_row(label(f.key), f.text)
     print_table(table)
 
 

@@ -321,3 +321,14 @@ def test_deploy_run_on_its_own_has_one_line_errors_too():
 
     result = CliRunner(mix_stderr=False).invoke(run_deploy, ["--guardian", "alice"])
     assert_one_line_error(result, "--guardian: 'alice' is not an address")
+
+
+def test_the_plugin_errors_share_one_base_under_ape_and_keep_their_old_names():
+    from ape.exceptions import ApeException
+
+    from ape_pst_plugin import exceptions, fork
+
+    assert issubclass(exceptions.PstError, ApeException)
+    assert all(issubclass(getattr(exceptions, name), exceptions.PstError) for name in exceptions.__all__)
+    assert (registry.NoDeployment, registry.UnknownListing, fork.ForkError) == (
+        exceptions.NoDeployment, exceptions.UnknownListing, exceptions.ForkError)

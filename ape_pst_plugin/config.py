@@ -3,6 +3,7 @@
 import warnings
 
 from ape.api import PluginConfig
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 # pydantic-settings warns about ape-vyper's `import_remapping` field (a
@@ -42,7 +43,7 @@ class PstConfig(PluginConfig):
     """Where the npm packages are (the peer contracts' build artifacts and
     anvil): absolute, or relative to the project root."""
 
-    deployments: dict[str, dict[str, NetworkAddresses]] = {}
+    deployments: dict[str, dict[str, NetworkAddresses]] = Field(default_factory=dict)
     """Per ecosystem and network, e.g. ``deployments.ethereum.mainnet.uniswap_factory``."""
 
     fork_port: int | None = None

@@ -1,57 +1,207 @@
 """``ape pst``: deploy, inspect and drive the PST protocol from the command line.
 
 Every command takes ``--network`` (Ape's network choice) and prints a table,
-or JSON with ``--json``. Anything that goes wrong (no deployment here, an
-unknown listing, a bad amount, a revert) is one line on stderr and exit
-code 1, never a traceback."""
+or JSON with ``--json`` (snake_case keys; amounts as exact decimal strings in
+whole units, counts and timestamps as integers, flags as booleans, an
+undefined value as ``null`` with its reason under ``"undefined"``).
+Anything that goes wrong (a usage error, no deployment here, an unknown
+listing or account, a bad amount, a revert) is one line on stderr and exit
+code 1, never a traceback: :class:`PstGroup` turns click's usage errors,
+:class:`~ape_pst_plugin.exceptions.PstError` and Ape's errors into an
+:class:`~ape.exceptions.Abort`."""
 
-import functools
 import json
 import secrets
+import string
+from contextlib import contextmanager
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
 import click
 from ape.cli import ConnectedProviderCommand
+from ape.exceptions import Abort
 
-from ape_pst_plugin._sim_cli import fork, simulate
+from ape_pst_plugin.constants import STATUS
+from ape_pst_plugin.exceptions import BadAmount, BadInput, PstError, UnknownAccount
 
 DAY = 86_400
-WAD = 10**18
+WAD_DECIMALS = 18
 
 
-@click.group(name="pst")
-def cli():
-    """PST protocol: deploy, inspect listings, pay, stabilise, assess, fork and simulate."""
+# --- one-line errors -------------------------------------------------------------------------
 
 
-cli.add_command(fork)
-cli.add_command(simulate)
+def _on_one_line(text: str, limit: int = 300) -> str:
+    """``text`` on one line (its lines joined), at most ``limit`` characters."""
+    line = " ".join(part.strip() for part in text.strip().splitlines() if part.strip())
+    return line if len(line) <= limit else line[: limit - 3] + "..."
 
 
-# --- shared plumbing -------------------------------------------------------------------------
+class PstAbort(Abort):
+    """Ape's :class:`~ape.exceptions.Abort`, printed straight to stderr as
+    ``ERROR: <message>`` (Ape would log it, and a log can be redirected or
+    captured away)."""
+
+    def show(self, file=None):
+        click.echo(f"{click.style('ERROR', fg='red', bold=True)}: {self.format_message()}", err=True)
 
 
-def _one_line_errors(fn):
-    """Turns every expected failure into a one-line ClickException."""
+@contextmanager
+def one_line_errors():
+    """Re-raises every expected failure as a one-line :class:`~ape.exceptions.Abort`
+    (exit code 1): click's usage errors (instead of its usage block and exit
+    code 2), the plugin's errors, reverts and Ape's own errors."""
+    from ape.exceptions import ApeException, ContractLogicError
 
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        from ape.exceptions import ApeException, ContractLogicError
+    from ape_pst_plugin.npm import ArtifactNotFound
+    from ape_pst_plugin.simulate import SimulationError
 
-        from ape_pst_plugin.registry import NoDeployment, UnknownListing
+    # click >= 8.2 shows a group's help for no arguments by raising this usage error
+    passed_on = (Abort, *filter(None, [getattr(click.exceptions, "NoArgsIsHelpError", None)]))
+    try:
+        yield
+    except passed_on:
+        raise
+    except click.UsageError as err:
+        where = f" (`{err.ctx.command_path} --help`)" if err.ctx is not None else ""
+        raise PstAbort(_on_one_line(err.format_message()) + where) from None
+    except click.ClickException as err:
+        raise PstAbort(_on_one_line(err.format_message())) from None
+    except ContractLogicError as err:
+        raise PstAbort(f"transaction reverted: {err.message or 'no reason given'}") from None
+    except (PstError, ArtifactNotFound, SimulationError) as err:
+        raise PstAbort(_on_one_line(str(err))) from None
+    except ApeException as err:
+        raise PstAbort(_on_one_line(str(err)) or type(err).__name__) from None
 
-        try:
-            return fn(*args, **kwargs)
-        except click.ClickException:
-            raise
-        except ContractLogicError as error:
-            raise click.ClickException(f"transaction reverted: {error.message or 'no reason given'}") from None
-        except (NoDeployment, UnknownListing, ValueError) as error:
-            raise click.ClickException(str(error)) from None
-        except ApeException as error:
-            raise click.ClickException(str(error).splitlines()[0]) from None
 
-    return wrapper
+class PstGroup(click.Group):
+    """A command group whose failures are one line on stderr and exit code 1."""
+
+    def parse_args(self, ctx, args):
+        with one_line_errors():
+            return super().parse_args(ctx, args)
+
+    def invoke(self, ctx):
+        with one_line_errors():
+            return super().invoke(ctx)
+
+
+def network_choice(ctx) -> str:
+    """The ``--network`` choice of a :class:`ConnectedProviderCommand`, e.g.
+    ``ethereum:local:foundry`` (before ape connects)."""
+    from ape.cli.options import NETWORK_META_KEY
+
+    provider = (
+        (ctx.meta.get(NETWORK_META_KEY) or {}).get("provider")
+        or ctx.params.get("network")
+        or (ctx.obj or {}).get("provider")
+    )
+    return str(getattr(provider, "network_choice", provider or ""))
+
+
+class PstCommand(ConnectedProviderCommand):
+    """A connected command that refuses a fork of the mainnet stand-in (or
+    ``ethereum:mainnet`` when its node is the stand-in on loopback) while the
+    stand-in is down, before ape tries (and fails, with anvil's long debug
+    text) to reach it."""
+
+    # one line also where the command runs on its own (`ape run deploy`), outside PstGroup
+    def parse_args(self, ctx, args):
+        with one_line_errors():
+            return super().parse_args(ctx, args)
+
+    def invoke(self, ctx):
+        from ape_pst_plugin import fork
+
+        with one_line_errors():
+            choice = network_choice(ctx)
+            if "mainnet-fork" in choice or (choice.startswith("ethereum:mainnet:") and fork.upstream_is_local()):
+                fork.require_standin(choice)
+            return super().invoke(ctx)
+
+
+# --- output ----------------------------------------------------------------------------------
+
+
+@dataclass
+class Field:
+    """One output value: ``key`` (snake_case) and the exact ``value`` for
+    JSON, ``shown`` for the table; ``why`` says why a ``None`` is undefined."""
+
+    key: str
+    value: object
+    shown: str | None = None
+    why: str | None = None
+
+    @property
+    def text(self) -> str:
+        if self.shown is not None:
+            return self.shown
+        if self.value is None:
+            return f"undefined ({self.why})" if self.why else "undefined"
+        return str(self.value)
+
+
+def exact(raw: int | None, decimals: int) -> str | None:
+    """``raw`` base units as an exact decimal string in whole units (no rounding, no separators)."""
+    if raw is None:
+        return None
+    return f"{Decimal(raw).scaleb(-decimals):f}"
+
+
+def _shown(raw: int, decimals: int) -> str:
+    return f"{Decimal(raw).scaleb(-decimals):,.{min(decimals, 6)}f}"
+
+
+def amount(key: str, raw: int | None, decimals: int, why: str | None = None) -> Field:
+    """A token amount or an 18-decimal fixed-point value."""
+    return Field(key, exact(raw, decimals), None if raw is None else _shown(raw, decimals), why)
+
+
+def wad(key: str, raw: int | None, why: str | None = None) -> Field:
+    return amount(key, raw, WAD_DECIMALS, why)
+
+
+def print_table(table) -> None:
+    """Prints a rich table at its natural width, wider than the terminal if
+    need be, so addresses are never cut."""
+    from rich.console import Console
+    from rich.measure import Measurement
+
+    console = Console()
+    width = Measurement.get(console, console.options.update_width(10_000), table).maximum
+    if width > console.width:
+        console = Console(width=width)
+    console.print(table)
+
+
+_WORDS = {"pe": "PE", "eps": "EPS", "twap": "TWAP"}
+
+
+def label(key: str) -> str:
+    """A table's name for a JSON key: ``pe_at_twap`` -> ``PE at TWAP``, ``p_low`` -> ``P_low``."""
+    if key in ("p_low", "p_high"):
+        return key.replace("p_", "P_")
+    return " ".join(_WORDS.get(word, word) for word in key.split("_"))
+
+
+def emit(title: str, fields: list[Field], as_json: bool) -> None:
+    if as_json:
+        record = {f.key: f.value for f in fields}
+        undefined = {f.key: f.why for f in fields if f.value is None and f.why}
+        if undefined:
+            record["undefined"] = undefined
+        click.echo(json.dumps(record, indent=2))
+        return
+    from rich.table import Table
+
+    table = Table(title=title, show_header=False)
+    table.add_column("field", style="bold", no_wrap=True)
+    table.add_column("value", justify="right", no_wrap=True)
+    for f in fields:
+        table.add_row(label(f.key), f.text)
+    print_table(table)
 
 
 def _quiet_for_json(ctx, param, value):
@@ -65,61 +215,88 @@ def _quiet_for_json(ctx, param, value):
 
 
 json_option = click.option(
-    "--json", "as_json", is_flag=True, is_eager=True, callback=_quiet_for_json, help="Print JSON instead of a table."
+    "--json",
+    "as_json",
+    is_flag=True,
+    is_eager=True,
+    callback=_quiet_for_json,
+    help="Print JSON (exact values, snake_case keys) instead of a table.",
 )
-account_option = click.option(
-    "--account",
-    "account_alias",
-    default=None,
-    help="Ape account alias that signs (default on the local network: the first test account).",
-)
+
+
+# --- inputs ----------------------------------------------------------------------------------
 
 
 def _account(alias: str | None):
     from ape import accounts, networks
 
     if alias:
-        if alias.startswith("TEST::"):
-            return accounts.test_accounts[int(alias.split("::", 1)[1])]
-        return accounts.load(alias)
+        if alias.upper().startswith("TEST::"):
+            index, count = alias.split("::", 1)[1], len(accounts.test_accounts)
+            if not index.isdigit() or int(index) >= count:
+                raise UnknownAccount(f"no test account {alias}: there are {count}, TEST::0 to TEST::{count - 1}")
+            return accounts.test_accounts[int(index)]
+        try:
+            return accounts.load(alias)
+        except (KeyError, IndexError, ValueError):
+            raise UnknownAccount(f"no Ape account with alias {alias!r}: see `ape accounts list`") from None
     if networks.provider.network.is_dev:
         return accounts.test_accounts[0]
     raise click.UsageError("give --account ALIAS on a live network")
 
 
-def _emit(title: str, rows: list[tuple[str, object]], as_json: bool):
-    if as_json:
-        click.echo(json.dumps({key: value for key, value in rows}, indent=2, default=str))
-        return
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table(title=title, show_header=False)
-    table.add_column("field", style="bold")
-    table.add_column("value", justify="right")
-    for key, value in rows:
-        table.add_row(key, str(value))
-    Console().print(table)
+account_option = click.option(
+    "--account",
+    "account_alias",
+    default=None,
+    help="Ape account alias (or TEST::N) that signs (default on the local network: the first test account).",
+)
 
 
-def _units(amount: int, decimals: int) -> str:
-    return f"{Decimal(amount) / Decimal(10) ** decimals:,.{min(decimals, 6)}f}"
+def _address(ctx, param, value):
+    """Click callback: a checksummed address (or a tuple of them), else a one-line error."""
+    from eth_utils import is_hex_address, to_checksum_address
+
+    def check(text):
+        if not is_hex_address(text):
+            raise BadInput(f"--{param.name.replace('_', '-').removesuffix('s')}: {text!r} is not an address (0x and 40 hex digits)")
+        return to_checksum_address(text)
+
+    if value is None:
+        return None
+    return tuple(check(v) for v in value) if isinstance(value, tuple) else check(value)
 
 
-def _wad(value: int) -> str:
-    return f"{Decimal(value) / Decimal(WAD):,.6f}"
+def _order_id(ctx, param, value) -> bytes | None:
+    """Click callback: ``--order-id`` as 32 bytes (left-padded), at most 32 bytes of hex."""
+    if value is None:
+        return None
+    digits = value[2:] if value[:2].lower() == "0x" else value
+    if not digits or any(c not in string.hexdigits for c in digits):
+        raise BadInput(f"--order-id {value!r} is not hexadecimal (like 0x1f2e)")
+    if len(digits) > 64:
+        raise BadInput(f"--order-id is {(len(digits) + 1) // 2} bytes long; an order id is at most 32 bytes (64 hex digits)")
+    return bytes.fromhex(digits.rjust(64, "0"))
+
+
+def _positive_number(ctx, param, value: str) -> str:
+    """Click callback: AMOUNT must be a positive number (its decimals are checked against the token later)."""
+    try:
+        number = Decimal(value)
+    except InvalidOperation:
+        raise BadAmount(f"AMOUNT {value!r} is not a number") from None
+    if not number.is_finite() or number <= 0:
+        raise BadAmount(f"AMOUNT must be positive, got {value}")
+    return value
 
 
 def _parse_amount(text: str, decimals: int) -> int:
-    try:
-        value = Decimal(text)
-    except InvalidOperation:
-        raise click.BadParameter(f"{text!r} is not a number", param_hint="AMOUNT") from None
-    if not value.is_finite() or value <= 0:
-        raise click.BadParameter(f"{text} must be greater than zero", param_hint="AMOUNT")
-    raw = value * Decimal(10) ** decimals
+    """``text`` whole units as base units; a one-line error if it is not a
+    positive number or has more than ``decimals`` decimals."""
+    _positive_number(None, None, text)
+    raw = Decimal(text).scaleb(decimals)
     if raw != raw.to_integral_value():
-        raise click.BadParameter(f"{text} has more than {decimals} decimals", param_hint="AMOUNT")
+        raise BadAmount(f"AMOUNT {text} has more than {decimals} decimals")
     return int(raw)
 
 
@@ -129,42 +306,64 @@ def _listing(key: str):
     return find_listing(load_deployment(), key)
 
 
+# --- the group -------------------------------------------------------------------------------
+
+
+@click.group(name="pst", cls=PstGroup)
+def cli():
+    """PST protocol: deploy, inspect listings, pay, stabilise, assess, fork and simulate."""
+
+
 # --- deploy ----------------------------------------------------------------------------------
 
 
-@cli.command(cls=ConnectedProviderCommand)
+@cli.command(cls=PstCommand, short_help="Deploy the protocol with its governance.")
 @account_option
-@click.option("--owner", "owners", multiple=True, help="A DAO Safe owner (repeat). Default on local: test accounts 0-2.")
+@click.option(
+    "--owner", "owners", multiple=True, callback=_address,
+    help="A DAO Safe owner (repeat). Default on local: test accounts 0-2.",
+)
 @click.option("--threshold", type=int, default=None, help="Safe signatures needed. Default: a majority of owners.")
 @click.option("--min-delay", type=int, default=2 * DAY, show_default=True, help="Timelock delay, seconds.")
-@click.option("--guardian", default=None, help="May pause routers and stabilisers (default: none).")
-@click.option("--settlement", default=None, help="Default settlement token to record (e.g. USDC).")
+@click.option("--guardian", default=None, callback=_address, help="May pause routers and stabilisers (default: none).")
+@click.option("--settlement", default=None, callback=_address, help="Default settlement token to record (like USDC).")
 @json_option
-@_one_line_errors
 def deploy(network, account_alias, owners, threshold, min_delay, guardian, settlement, as_json):
     """Deploy the whole protocol: a DAO Safe, the timelock, the listing factory
     (and Uniswap V2 from npm on a dev network without one); the timelock ends
-    up the only admin and the deployer keeps no role."""
+    up the only admin and the deployer keeps no role. The addresses go to
+    .build/pst/deployments.json, which must be writable before anything is sent."""
     from ape import accounts
 
     from ape_pst_plugin.governance import check_min_delay, deploy_governed_protocol
-    from ape_pst_plugin.registry import _has_code, configured_addresses, save_record
+    from ape_pst_plugin.registry import (
+        _has_code,
+        check_record_writable,
+        configured_addresses,
+        save_record,
+    )
     from ape_pst_plugin.uniswap import connect_uniswap, deploy_uniswap
 
-    check_min_delay(min_delay, network)
+    try:
+        check_min_delay(min_delay, network)
+    except ValueError as err:
+        raise BadInput(str(err)) from None
+    check_record_writable()
     deployer = _account(account_alias)
     if not owners:
         if not network.is_dev:
             raise click.UsageError("give the DAO Safe's owners with --owner on a live network")
         owners = tuple(a.address for a in list(accounts.test_accounts)[:3])
     threshold = threshold if threshold is not None else len(owners) // 2 + 1
+    if not 1 <= threshold <= len(owners):
+        raise BadInput(f"--threshold {threshold} must be between 1 and the number of owners ({len(owners)})")
     known = configured_addresses()
     if _has_code(known["uniswap_factory"]) and _has_code(known["uniswap_router"]):
         uniswap = connect_uniswap(known["uniswap_factory"], known["uniswap_router"])
     elif network.is_dev:
         uniswap = deploy_uniswap(deployer)
     else:
-        raise click.UsageError(f"no Uniswap V2 configured for {network.name}: set pst.deployments in ape-config.yaml")
+        raise BadInput(f"no Uniswap V2 configured for {network.name}: set pst.deployments in ape-config.yaml")
     protocol, governance = deploy_governed_protocol(
         deployer, uniswap, owners=list(owners), threshold=threshold, min_delay=min_delay, guardian=guardian
     )
@@ -177,17 +376,21 @@ def deploy(network, account_alias, owners, threshold, min_delay, guardian, settl
         "settlement": settlement or known["settlement"],
     }
     path = save_record(addresses)
-    rows = [(k, v) for k, v in addresses.items() if v]
-    rows += [("safe owners", ", ".join(owners)), ("threshold", threshold), ("min_delay", min_delay), ("record", path)]
-    _emit(f"PST protocol on {network.ecosystem.name}:{network.name}", rows, as_json)
+    fields = [Field(k, v) for k, v in addresses.items()]
+    fields += [
+        Field("safe_owners", list(owners), "\n".join(owners)),
+        Field("threshold", threshold),
+        Field("min_delay", min_delay, f"{min_delay} s"),
+        Field("record", str(path)),
+    ]
+    emit(f"PST protocol on {network.ecosystem.name}:{network.name}", fields, as_json)
 
 
 # --- read-only views -------------------------------------------------------------------------
 
 
-@cli.command(name="list", cls=ConnectedProviderCommand)
+@cli.command(name="list", cls=PstCommand, short_help="List the factory's listings.")
 @json_option
-@_one_line_errors
 def list_(as_json):
     """List the listings of this network's factory."""
     from ape_pst_plugin.deployment import listing_at
@@ -197,14 +400,14 @@ def list_(as_json):
     listings = [listing_at(deployment.protocol, i) for i in range(deployment.protocol.factory.listing_count())]
     records = [
         {
-            "id": l.id,
-            "symbol": l.token.symbol(),
-            "token": l.token.address,
-            "merchant": l.merchant,
-            "settlement": l.settlement.address,
-            "defaulted": l.reserve.defaulted(),
+            "id": listing.id,
+            "symbol": listing.token.symbol(),
+            "token": listing.token.address,
+            "merchant": listing.merchant,
+            "settlement": listing.settlement.address,
+            "status": STATUS[listing.reserve.status()],
         }
-        for l in listings
+        for listing in listings
     ]
     if as_json:
         click.echo(json.dumps(records, indent=2))
@@ -212,15 +415,14 @@ def list_(as_json):
     if not records:
         click.echo("no listings yet")
         return
-    from rich.console import Console
     from rich.table import Table
 
     table = Table(title="PST listings")
     for column in records[0]:
-        table.add_column(column)
+        table.add_column(column, no_wrap=True)
     for record in records:
         table.add_row(*(str(v) for v in record.values()))
-    Console().print(table)
+    print_table(table)
 
 
 def _view(view):
@@ -231,10 +433,10 @@ def _view(view):
     try:
         return view(), None
     except ContractLogicError as error:
-        return None, f"undefined ({(error.message or 'reverted').removeprefix('oracle: ')})"
+        return None, (error.message or "reverted").removeprefix("oracle: ")
 
 
-def _pe_rows(listing) -> list[tuple[str, object]]:
+def _pe_fields(listing) -> list[Field]:
     from ape_pst_plugin import pe as pem
 
     oracle, reserve = listing.oracle, listing.reserve
@@ -242,106 +444,126 @@ def _pe_rows(listing) -> list[tuple[str, object]]:
     eps, eps_why = _view(oracle.eps)
     twap, twap_why = _view(oracle.twap_snapshot)
     pe_low, pe_high = reserve.pe_low(), reserve.pe_high()
-    rows = [
-        ("spot price", spot_why or _wad(spot)),
-        ("TWAP (last update)", twap_why or _wad(twap)),
-        ("EPS", eps_why or _wad(eps)),
-        ("PE at spot", _wad(pem.pe(spot, eps)) if spot and eps else "undefined"),
-        ("PE at TWAP", _wad(pem.pe(twap, eps)) if twap and eps else "undefined"),
-        ("band (PE)", f"{_wad(pe_low)} .. {_wad(pe_high)}"),
-    ]
+    p_low = p_high = None
     if eps:
         p_low, p_high = pem.target_prices(eps, pe_low, pe_high)
-        rows.append(("target prices", f"{_wad(p_low)} .. {_wad(p_high)}"))
-    else:
-        rows.append(("target prices", "undefined"))
-    return rows
+    no_eps = eps_why or "EPS is zero"
+    return [
+        wad("spot_price", spot, spot_why),
+        wad("twap", twap, twap_why),
+        wad("eps", eps, eps_why),
+        wad("pe_at_spot", pem.pe(spot, eps) if spot and eps else None, spot_why or no_eps),
+        wad("pe_at_twap", pem.pe(twap, eps) if twap and eps else None, twap_why or no_eps),
+        wad("pe_low", pe_low),
+        wad("pe_high", pe_high),
+        wad("p_low", p_low, no_eps),
+        wad("p_high", p_high, no_eps),
+    ]
 
 
-@cli.command(cls=ConnectedProviderCommand)
+@cli.command(cls=PstCommand, short_help="Price, EPS, PE and the band of a listing.")
 @click.argument("listing_key", metavar="LISTING")
 @json_option
-@_one_line_errors
 def pe(listing_key, as_json):
     """Price, TWAP, EPS, PE and the band's target prices of LISTING (id, token address or symbol)."""
     listing = _listing(listing_key)
-    _emit(f"{listing.token.symbol()} PE", _pe_rows(listing), as_json)
+    emit(f"{listing.token.symbol()} PE", _pe_fields(listing), as_json)
 
 
-@cli.command(cls=ConnectedProviderCommand)
+@cli.command(cls=PstCommand, short_help="Everything about a listing.")
 @click.argument("listing_key", metavar="LISTING")
 @json_option
-@_one_line_errors
 def status(listing_key, as_json):
-    """Everything about LISTING: prices and PE, the band, reserve balances,
-    the merchant stake, staking, the last trade and the period's performance."""
+    """Everything about LISTING (id, token address or symbol): prices and PE,
+    the band, reserve balances, the merchant stake, staking, the last trade
+    and the period's performance."""
     from ape import chain
+
+    from ape_pst_plugin.registry import load_deployment
 
     listing = _listing(listing_key)
     reserve, router, staking = listing.reserve, listing.router, listing.staking
+    factory = load_deployment().protocol.factory
     decimals = listing.settlement.decimals()
     last_trade = reserve.last_trade()
     period = router.current_period()
-    rows = [("listing", listing.id), ("token", listing.token.address), ("merchant", listing.merchant)]
-    rows += _pe_rows(listing)
-    rows += [
-        ("reserve free balance", _units(reserve.free_balance(), decimals)),
-        ("reserve inventory (tokens)", _wad(reserve.inventory())),
-        ("merchant stake", _units(reserve.stake(), decimals)),
-        ("staked (tokens)", _wad(staking.total_staked())),
-        ("share_bps", router.share_bps()),
-        ("capacity_bps / cooldown", f"{reserve.capacity_bps()} / {reserve.cooldown()} s"),
-        ("last trade", f"{chain.blocks.head.timestamp - last_trade} s ago" if last_trade else "never"),
-        ("period", period),
-        ("period gross", _units(router.period_gross(period), decimals)),
-        ("revenue target", _units(reserve.revenue_target(), decimals)),
-        ("consecutive misses", reserve.consecutive_misses()),
-        ("defaulted", reserve.defaulted()),
-        ("paused (router / stabiliser)", f"{router.paused()} / {reserve.paused()}"),
+    now = chain.blocks.head.timestamp
+    fields = [
+        Field("listing", listing.id),
+        Field("token", listing.token.address),
+        Field("merchant", listing.merchant),
+        Field("settlement", listing.settlement.address),
+        Field("settlement_decimals", decimals),
+        *_pe_fields(listing),
+        amount("reserve_free_balance", reserve.free_balance(), decimals),
+        wad("reserve_inventory", reserve.inventory()),
+        amount("merchant_stake", reserve.stake(), decimals),
+        wad("staked", staking.total_staked()),
+        Field("share_bps", router.share_bps()),
+        Field("capacity_bps", reserve.capacity_bps()),
+        Field("cooldown", reserve.cooldown(), f"{reserve.cooldown()} s"),
+        Field("last_trade", last_trade or None, f"{now - last_trade} s ago" if last_trade else "never", "never traded"),
+        amount("stake_held_for_fund", reserve.held_for_fund(), decimals),
+        amount("net_spent", reserve.net_spent(), decimals),
+        Field("max_exposure_bps", reserve.max_exposure_bps()),
+        Field("period", period),
+        amount("period_gross", router.period_gross(period), decimals),
+        amount("period_counted", router.counted(period), decimals),
+        amount("verified_month_revenue", factory.month_revenue(listing.merchant), decimals),
+        Field("verified_revenue_fresh", factory.is_fresh(listing.merchant)),
+        amount("revenue_target", reserve.revenue_target(), decimals),
+        Field("consecutive_misses", reserve.consecutive_misses()),
+        Field("status", STATUS[reserve.status()]),
+        Field("router_paused", router.paused()),
+        Field("stabiliser_paused", reserve.paused()),
     ]
-    _emit(f"{listing.token.symbol()} status", rows, as_json)
+    emit(f"{listing.token.symbol()} status", fields, as_json)
 
 
 # --- transactions ----------------------------------------------------------------------------
 
 
-@cli.command(cls=ConnectedProviderCommand)
+@cli.command(
+    cls=PstCommand,
+    short_help="Pay a listing's merchant through its revenue router.",
+    # a negative AMOUNT is an amount (refused as such), not an unknown option
+    context_settings={"ignore_unknown_options": True},
+)
 @click.argument("listing_key", metavar="LISTING")
-@click.argument("amount")
-@click.option("--order-id", default=None, help="Order id (32 bytes hex); random by default.")
+@click.argument("amount_text", metavar="AMOUNT", callback=_positive_number)
+@click.option("--order-id", default=None, callback=_order_id, help="Order id, at most 32 bytes of hex; random by default.")
 @account_option
 @json_option
-@_one_line_errors
-def pay(listing_key, amount, order_id, account_alias, as_json):
-    """Pay AMOUNT (settlement token units, e.g. 12.50) to LISTING's merchant
-    through its revenue router; the holders' share is split off."""
+def pay(listing_key, amount_text, order_id, account_alias, as_json):
+    """Pay AMOUNT to LISTING's merchant through its revenue router, approving
+    it first if needed; the holders' share is split off. AMOUNT is in whole
+    units of the settlement token, like 12.50."""
     listing = _listing(listing_key)
     decimals = listing.settlement.decimals()
-    raw = _parse_amount(amount, decimals)
+    raw = _parse_amount(amount_text, decimals)
     payer = _account(account_alias)
     if listing.settlement.balanceOf(payer) < raw:
-        raise click.ClickException(f"{payer.address} holds less than {amount} of the settlement token")
-    order = bytes.fromhex(order_id.removeprefix("0x")).rjust(32, b"\0") if order_id else secrets.token_bytes(32)
+        raise BadAmount(f"{payer.address} holds less than {amount_text} of the settlement token")
+    order = order_id if order_id is not None else secrets.token_bytes(32)
     if listing.settlement.allowance(payer, listing.router) < raw:
         listing.settlement.approve(listing.router, raw, sender=payer)
     receipt = listing.router.pay(order, raw, sender=payer)
     event = receipt.events.filter(listing.router.Payment)[0]
-    rows = [
-        ("order id", "0x" + order.hex()),
-        ("gross", _units(event.gross, decimals)),
-        ("holders", _units(event.holder_share, decimals)),
-        ("merchant", _units(event.gross - event.holder_share, decimals)),
-        ("transaction", receipt.txn_hash),
+    fields = [
+        Field("order_id", "0x" + order.hex()),
+        amount("gross", event.gross, decimals),
+        amount("holders", event.holder_share, decimals),
+        amount("merchant", event.gross - event.holder_share, decimals),
+        Field("transaction", str(receipt.txn_hash)),
     ]
-    _emit(f"paid {listing.token.symbol()}", rows, as_json)
+    emit(f"paid {listing.token.symbol()}", fields, as_json)
 
 
-@cli.command(cls=ConnectedProviderCommand)
+@cli.command(cls=PstCommand, short_help="Run a listing's stabiliser once.")
 @click.argument("listing_key", metavar="LISTING")
 @click.option("--update/--no-update", default=True, show_default=True, help="Call the oracle's update() first.")
 @account_option
 @json_option
-@_one_line_errors
 def stabilise(listing_key, update, account_alias, as_json):
     """Run LISTING's stabiliser once: buy below the band, sell above it, nothing inside."""
     listing = _listing(listing_key)
@@ -353,37 +575,40 @@ def stabilise(listing_key, update, account_alias, as_json):
     decimals = listing.settlement.decimals()
     bought = listing.reserve.inventory() - inventory
     spent = free - listing.reserve.free_balance()
-    action = "buy" if bought > 0 else "sell" if bought < 0 else "none (PE inside the band)"
-    rows = [
-        ("action", action),
-        ("tokens", _wad(abs(bought))),
-        ("settlement", _units(abs(spent), decimals)),
-        ("spot price after", _wad(listing.oracle.spot_price())),
-        ("gas", receipt.gas_used),
+    action = "buy" if bought > 0 else "sell" if bought < 0 else "none"
+    fields = [
+        Field("action", action, "none (PE inside the band)" if action == "none" else action),
+        wad("tokens", abs(bought)),
+        amount("settlement", abs(spent), decimals),
+        wad("spot_price_after", listing.oracle.spot_price()),
+        Field("gas_used", receipt.gas_used),
     ]
-    _emit(f"{listing.token.symbol()} stabilise", rows, as_json)
+    emit(f"{listing.token.symbol()} stabilise", fields, as_json)
 
 
-@cli.command(cls=ConnectedProviderCommand)
+@cli.command(cls=PstCommand, short_help="Assess a listing's oldest finished period.")
 @click.argument("listing_key", metavar="LISTING")
 @account_option
 @json_option
-@_one_line_errors
 def assess(listing_key, account_alias, as_json):
-    """Assess LISTING's oldest unassessed period against its revenue target
-    (slashes a miss; the third miss in a row defaults)."""
+    """Assess LISTING's oldest unassessed period: its counted revenue against
+    its revenue target (a miss slashes 20% of the stake and makes the listing
+    late; the third miss in a row defaults)."""
     listing = _listing(listing_key)
     reserve = listing.reserve
-    period = reserve.next_period()
-    stake_before = reserve.stake()
-    reserve.assess(sender=_account(account_alias))
+    receipt = reserve.assess(sender=_account(account_alias))
+    [event] = receipt.events.filter(reserve.Assessed)
     decimals = listing.settlement.decimals()
-    rows = [
-        ("period", period),
-        ("gross", _units(listing.router.period_gross(period), decimals)),
-        ("target", _units(reserve.revenue_target(), decimals)),
-        ("slashed", _units(stake_before - reserve.stake(), decimals)),
-        ("consecutive misses", reserve.consecutive_misses()),
-        ("defaulted", reserve.defaulted()),
+    fields = [
+        Field("period", event.period),
+        amount("counted", event.counted, decimals),
+        amount("target_due", event.due, decimals),
+        amount("slashed", event.slashed, decimals),
+        Field("consecutive_misses", event.misses),
+        Field("status", STATUS[event.status]),
     ]
-    _emit(f"{listing.token.symbol()} assess", rows, as_json)
+    emit(f"{listing.token.symbol()} assess", fields, as_json)
+
+
+# `ape pst fork ...` and `ape pst simulate` register themselves on `cli`
+import ape_pst_plugin._sim_cli  # noqa: F401

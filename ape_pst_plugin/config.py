@@ -1,7 +1,15 @@
 """The ``pst`` section of ``ape-config.yaml``."""
 
+import warnings
+
 from ape.api import PluginConfig
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
+
+# pydantic-settings warns about ape-vyper's `import_remapping` field (a
+# forward reference it cannot resolve) whenever the vyper config loads, i.e.
+# on most `ape pst` commands in a project that compiles; nothing is wrong.
+warnings.filterwarnings("ignore", message=r"Field 'import_remapping' has an incomplete definition")
 
 #: The key of the plugin's section in ``ape-config.yaml``
 #: (``ape.config.get_config(CONFIG_KEY)``).
@@ -24,26 +32,18 @@ class NetworkAddresses(PluginConfig):
 
 
 class PstConfig(PluginConfig):
-    """Protocol defaults. Every field can also be set from the environment
-    with the ``APE_PST_`` prefix, e.g. ``APE_PST_SHARE_BPS=1500``."""
+    """Where the plugin finds things. Every field can also be set from the
+    environment with the ``APE_PST_`` prefix, e.g. ``APE_PST_FORK_PORT=8556``.
 
-    share_bps: int = 1000
-    """Holder share of gross revenue, basis points (100..3000)."""
-
-    reserve_allocation_bps: int = 1000
-    """Part of a new listing's supply minted to the reserve inventory."""
-
-    stake_bps: int = 500
-    """Merchant performance stake, basis points of the listing market cap."""
-
-    settlement_decimals: int = 6
-    """Decimals of the settlement token the demo deploys (USDC-like)."""
+    The protocol's parameters (holder share, merchant stake, reserve
+    allocation, band, ...) are not here: they are in the contracts, set at
+    deployment and changed through the timelock."""
 
     node_modules: str = "node_modules"
-    """Where the npm build artifacts of the peer contracts are, relative to
-    the project root."""
+    """Where the npm packages are (the peer contracts' build artifacts and
+    anvil): absolute, or relative to the project root."""
 
-    deployments: dict[str, dict[str, NetworkAddresses]] = {}
+    deployments: dict[str, dict[str, NetworkAddresses]] = Field(default_factory=dict)
     """Per ecosystem and network, e.g. ``deployments.ethereum.mainnet.uniswap_factory``."""
 
     fork_port: int | None = None
@@ -52,4 +52,5 @@ class PstConfig(PluginConfig):
     (8555), which is what ape-foundry's ``ethereum:mainnet-fork:foundry``
     forks; set both if you change one."""
 
-    model_config = SettingsConfigDict(extra="allow", env_prefix="APE_PST_")
+    # a key nothing reads (a typo, or a field an older version advertised) is an error, not a silent no-op
+    model_config = SettingsConfigDict(extra="forbid", env_prefix="APE_PST_")

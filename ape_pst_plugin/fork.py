@@ -23,14 +23,18 @@ fork of it and the stand-in itself stays as seeded.
 """
 
 import gzip
+import itertools
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
+
+from ape_pst_plugin.exceptions import CorruptFile, ForkError, StandInNotRunning
 
 #: Mainnet addresses (checksummed) of what the stand-in provides.
 UNISWAP_V2_FACTORY = "0x5C69bEe701ef814a2B6a3EDD4B1652CB9cc5aA6f"
@@ -45,8 +49,10 @@ DEFAULT_PORT = 8555
 HOST = "127.0.0.1"
 
 
-class ForkError(RuntimeError):
-    """The stand-in cannot be started, reached or stopped (one-line message)."""
+__all__ = [
+    "ForkError", "ForkState", "StandInNotRunning", "anvil_executable", "read_state", "require_standin",
+    "start", "state_file", "stop", "upstream_is_local",
+]
 
 
 @dataclass
@@ -72,6 +78,54 @@ def project_root() -> Path:
 
 def state_file(root: Path | None = None) -> Path:
     return (root or project_root()) / ".build" / "pst-fork.json"
+
+
+def node_modules_path(root: Path | None = None) -> Path:
+    """``pst.node_modules`` (absolute, or relative to the project ``root``)."""
+    from ape import config
+
+    from ape_pst_plugin.config import CONFIG_KEY
+
+    return ((root or project_root()) / config.get_config(CONFIG_KEY).node_modules).resolve()
+
+
+def anvil_executable(root: Path | None = None, node_modules: Path | None = None) -> Path:
+    """The anvil to run: ``<pst.node_modules>/.bin/anvil``, else the
+    project's ``node_modules/.bin/anvil``, else ``anvil`` on PATH."""
+    root = root or project_root()
+    node_modules = node_modules if node_modules is not None else node_modules_path(root)
+    candidates = [Path(node_modules) / ".bin" / "anvil", root / "node_modules" / ".bin" / "anvil"]
+    for candidate in candidates:
+        if candidate.is_file() and os.access(candidate, os.X_OK):
+            return candidate
+    if found := shutil.which("anvil"):
+        return Path(found)
+    raise ForkError(
+        f"no anvil in {candidates[0].parent}, {candidates[1].parent} or on PATH: "
+        "`npm install @foundry-rs/anvil` in the project (or install Foundry)"
+    )
+
+
+def upstream_is_local() -> bool:
+    """Whether :func:`upstream_uri` is on this machine (the stand-in)."""
+    from urllib.parse import urlparse
+
+    return urlparse(upstream_uri()).hostname in ("127.0.0.1", "localhost", "::1")
+
+
+def require_standin(choice: str) -> None:
+    """Raises :class:`StandInNotRunning` unless the node that ``choice``
+    (``ethereum:mainnet-fork:...``) forks answers on loopback."""
+    from urllib.parse import urlparse
+
+    uri = upstream_uri()
+    upstream = urlparse(uri)
+    if not port_open(upstream.port or 80, upstream.hostname or HOST):
+        raise StandInNotRunning(
+            f"the mainnet stand-in is not running ({uri}, "
+            + (f"which {choice} forks" if "-fork" in choice else "ethereum:mainnet's node")
+            + "): start it with `ape pst fork start`"
+        )
 
 
 def upstream_uri() -> str:
@@ -119,16 +173,78 @@ def port_open(port: int, host: str = HOST) -> bool:
         return s.connect_ex((host, port)) == 0
 
 
-def read_state(root: Path | None = None) -> ForkState | None:
-    """The running stand-in, or None (a stale state file is removed)."""
+def _cmdline(pid: int) -> list[str] | None:
+    """The command line of ``pid`` from /proc, [] if it is gone (or a
+    zombie), None where there is no /proc to ask."""
+    if not Path("/proc/self/cmdline").exists():
+        return None
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return []
+    return [part.decode(errors="replace") for part in raw.split(b"\0") if part]
+
+
+def is_our_anvil(pid: int, port: int) -> bool:
+    """Whether ``pid`` is an anvil serving ``port`` (its executable or, for
+    npm's node wrapper, its script is named anvil and it has ``--port PORT``).
+    Without /proc: the process is alive and the port answers."""
+    args = _cmdline(pid)
+    if args is None:
+        return _alive(pid) and port_open(port)
+    named = any("anvil" in part for part in args[:2])
+    ported = any(a == "--port" and b == str(port) for a, b in itertools.pairwise(args))
+    return named and ported
+
+
+def _note(notes: list[str] | None, message: str) -> None:
+    if notes is None:
+        from ape.logging import logger
+
+        logger.warning(message)
+    else:
+        notes.append(message)
+
+
+def _parse_state(path: Path) -> ForkState:
+    try:
+        data = json.loads(path.read_text())
+        known = {f.name for f in fields(ForkState)}
+        if not isinstance(data, dict) or not {"pid", "port", "log"} <= set(data) <= known:
+            raise ValueError(f"expected the keys {', '.join(sorted(known))}")
+        state = ForkState(**data)
+        if not isinstance(state.pid, int) or not isinstance(state.port, int) or state.pid <= 0:
+            raise ValueError("pid and port must be positive integers")
+    except (OSError, UnicodeDecodeError, ValueError) as err:  # JSONDecodeError is a ValueError
+        raise CorruptFile(path, str(err)) from None
+    return state
+
+
+def read_state(root: Path | None = None, notes: list[str] | None = None) -> ForkState | None:
+    """The running stand-in, or None. A record whose pid is not an anvil on
+    the recorded port any more (stale), or that cannot be read (corrupt),
+    is removed and counts as no stand-in; what was removed goes to ``notes``
+    (else to ape's log as a warning). No process is touched."""
     path = state_file(root)
     if not path.is_file():
         return None
-    state = ForkState(**json.loads(path.read_text()))
-    if not _alive(state.pid):
-        path.unlink()
+    try:
+        state = _parse_state(path)
+    except CorruptFile as err:
+        path.unlink(missing_ok=True)
+        _note(notes, f"{err.path} was corrupt ({err.reason}): removed it, no stand-in recorded")
+        return None
+    if not is_our_anvil(state.pid, state.port):
+        path.unlink(missing_ok=True)
+        _note(notes, f"removed the stale record {path}: pid {state.pid} is not an anvil on port {state.port}")
         return None
     return state
+
+
+def _write_state(path: Path, state: ForkState) -> None:
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(asdict(state)) + "\n")
+    tmp.replace(path)
 
 
 def _rpc(uri: str, method: str, params: list | None = None, timeout: float = 30):
@@ -155,21 +271,30 @@ def _wait_ready(uri: str, process: subprocess.Popen, log: Path, timeout: float =
     raise ForkError(f"anvil did not answer on {uri} within {timeout:.0f} s (log: {log})")
 
 
-def start(port: int | None = None, rpc: str | None = None, block: int | None = None, root: Path | None = None) -> ForkState:
+def start(
+    port: int | None = None,
+    rpc: str | None = None,
+    block: int | None = None,
+    root: Path | None = None,
+    notes: list[str] | None = None,
+) -> ForkState:
     """Starts the stand-in (or a fork of ``rpc``) on loopback and records it."""
     if block is not None and rpc is None:
         raise ForkError("--block needs --rpc (the block of the network to fork)")
     root = root or project_root()
-    if (running := read_state(root)) is not None:
+    if (running := read_state(root, notes)) is not None:
         raise ForkError(f"the stand-in already runs (pid {running.pid}, {running.uri}): `ape pst fork stop` first")
     port = port or configured_port()
     if port_open(port):
         raise ForkError(f"port {port} on {HOST} is taken by another process: choose another with --port")
-    anvil = root / "node_modules" / ".bin" / "anvil"
-    if not anvil.exists():
-        raise ForkError(f"{anvil} is missing: run `npm ci`")
+    node_modules = node_modules_path(root)
+    anvil = anvil_executable(root, node_modules)
     log = root / ".build" / "pst-fork.log"
-    log.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        log.parent.mkdir(parents=True, exist_ok=True)
+        log.touch()
+    except OSError as err:
+        raise ForkError(f"cannot write {log} ({err.strerror or err}): make {log.parent} writable") from None
     cmd = [str(anvil), "--host", HOST, "--port", str(port), "--base-fee", "0", "--gas-price", "0"]
     if rpc:
         cmd += ["--fork-url", rpc]
@@ -184,11 +309,11 @@ def start(port: int | None = None, rpc: str | None = None, block: int | None = N
     try:
         _wait_ready(state.uri, process, log, timeout=120 if rpc else 30)
         if not rpc:
-            seed(state.uri, root)
+            seed(state.uri, root, node_modules)
+        _write_state(state_file(root), state)
     except BaseException:
         _terminate(process.pid)
         raise
-    state_file(root).write_text(json.dumps(asdict(state)) + "\n")
     return state
 
 
@@ -210,10 +335,11 @@ def _terminate(pid: int, timeout: float = 10) -> None:
     os.kill(pid, signal.SIGKILL)
 
 
-def stop(root: Path | None = None) -> ForkState | None:
-    """Stops the recorded stand-in; None if none was running."""
+def stop(root: Path | None = None, notes: list[str] | None = None) -> ForkState | None:
+    """Stops the recorded stand-in; None if none was running. Only a process
+    that is an anvil on the recorded port is ever signalled (:func:`read_state`)."""
     root = root or project_root()
-    state = read_state(root)
+    state = read_state(root, notes)
     if state is None:
         return None
     _terminate(state.pid)
@@ -258,13 +384,13 @@ def _encode(types: list[str], values: list) -> str:
     return encode(types, values).hex()
 
 
-def seed(uri: str, root: Path | None = None) -> None:
+def seed(uri: str, root: Path | None = None, node_modules: Path | None = None) -> None:
     """Puts WETH9, UniswapV2Factory, UniswapV2Router02 and the USDC stand-in
-    at their mainnet addresses on the anvil at ``uri``."""
+    at their mainnet addresses on the anvil at ``uri`` (the Uniswap build
+    artifacts from ``pst.node_modules``)."""
     from ape_pst_plugin.npm import _load
 
-    root = root or project_root()
-    node_modules = root / "node_modules"
+    node_modules = node_modules or node_modules_path(root)
     [deployer] = _rpc(uri, "eth_accounts")[:1]
 
     def code(name):
@@ -281,9 +407,9 @@ def seed(uri: str, root: Path | None = None) -> None:
 
 
 def stablecoin_bytecode() -> str:
-    from ape import project
+    from ape_pst_plugin.deployment import _containers
 
-    bytecode = project.TestStablecoin.contract_type.deployment_bytecode.bytecode
+    bytecode = _containers().TestStablecoin.contract_type.deployment_bytecode.bytecode
     return bytecode if bytecode.startswith("0x") else "0x" + bytecode
 
 
@@ -309,9 +435,9 @@ def mainnet_uniswap():
 def mainnet_usdc():
     """The token at USDC's mainnet address: the stand-in (``TestStablecoin``,
     with ``faucet``) on the offline stand-in, Circle's USDC on a real fork."""
-    from ape import project
+    from ape_pst_plugin.deployment import _containers
 
-    return project.TestStablecoin.at(USDC)
+    return _containers().TestStablecoin.at(USDC)
 
 
 def is_standin_usdc(token) -> bool:
@@ -323,11 +449,11 @@ def is_standin_usdc(token) -> bool:
 
 
 def project_runtime_code() -> bytes:
-    from ape import project
-
     from eth_utils import to_bytes
 
-    return to_bytes(hexstr=project.TestStablecoin.contract_type.runtime_bytecode.bytecode)
+    from ape_pst_plugin.deployment import _containers
+
+    return to_bytes(hexstr=_containers().TestStablecoin.contract_type.runtime_bytecode.bytecode)
 
 
 def fund(token, to, amount: int) -> None:

@@ -11,15 +11,18 @@ units.
 
 from math import isqrt
 
-WAD = 10**18
-BPS = 10_000
+from ape_pst_plugin.constants import (  # noqa: F401 - re-exported: pe.WAD etc. are public
+    BPS,
+    DAY,
+    DEFAULT_TOLERANCE_BPS,
+    MAX_TRAILING_PERIODS,
+    MAX_VALIDITY,
+    PERIOD,
+    WAD,
+    YEAR,
+)
+
 Q112 = 2**112
-DAY = 86_400
-YEAR = 365 * DAY
-PERIOD = 30 * DAY
-MAX_TRAILING_PERIODS = 12
-MAX_VALIDITY = 35 * DAY
-DEFAULT_TOLERANCE_BPS = 500
 
 
 def scale(decimals: int) -> int:

@@ -2,23 +2,27 @@
 config section first, then the record ``ape pst deploy`` wrote."""
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from ape_pst_plugin.config import CONFIG_KEY
 from ape_pst_plugin.deployment import ZERO, Listing, Protocol, listing_at
+from ape_pst_plugin.exceptions import (
+    CorruptFile,
+    NoDeployment,
+    NotWritable,
+    UnknownListing,
+)
 from ape_pst_plugin.governance import Governance
 from ape_pst_plugin.uniswap import connect_uniswap
 
 FIELDS = ("uniswap_factory", "uniswap_router", "settlement", "factory", "timelock", "safe")
 
-
-class NoDeployment(LookupError):
-    """No PST protocol on this network."""
-
-
-class UnknownListing(LookupError):
-    """No such listing on this network's factory."""
+__all__ = [
+    "Deployment", "NoDeployment", "UnknownListing", "check_record_writable", "configured_addresses",
+    "find_listing", "load_deployment", "network_key", "record_path", "save_record",
+]
 
 
 @dataclass
@@ -43,7 +47,36 @@ def record_path() -> Path:
 
 def _records() -> dict:
     path = record_path()
-    return json.loads(path.read_text()) if path.is_file() else {}
+    if not path.is_file():
+        return {}
+    try:
+        records = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise CorruptFile(path, f"not JSON: {err}", "fix or delete it") from None
+    if not isinstance(records, dict) or not all(isinstance(v, dict) for v in records.values()):
+        raise CorruptFile(path, "not a mapping of network to addresses", "fix or delete it")
+    return records
+
+
+def check_record_writable() -> Path:
+    """Raises :class:`NotWritable` unless :func:`save_record` can write its
+    file (and :class:`CorruptFile` if it could not read the records already
+    there): ``ape pst deploy`` checks this before its first transaction."""
+    import tempfile
+
+    _records()
+    path = record_path()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path.parent):
+            pass
+        if path.exists() and (path.is_dir() or not os.access(path, os.W_OK)):
+            raise PermissionError(f"{path} cannot be overwritten")
+    except OSError as err:
+        raise NotWritable(
+            f"cannot write the deployment record {path} ({err.strerror or err}): make {path.parent} writable"
+        ) from None
+    return path
 
 
 def save_record(addresses: dict) -> Path:
@@ -107,6 +140,10 @@ def find_listing(deployment: Deployment, key: str) -> Listing:
             raise UnknownListing(f"no listing {key}: the factory has {count}")
         return listing_at(deployment.protocol, int(key))
     if key.startswith("0x") and len(key) == 42:
+        from eth_utils import is_hex_address
+
+        if not is_hex_address(key):
+            raise UnknownListing(f"{key!r} is not an address (0x and 40 hex digits)")
         entry = factory.listing_id_of_token(key)
         if entry == 0:
             raise UnknownListing(f"{key} is not a listed token")

@@ -5,6 +5,7 @@ backend, no display needed)."""
 import csv
 from pathlib import Path
 
+from ape_pst_plugin.constants import STATUS
 from ape_pst_plugin.simulate import WAD, Result
 
 COLUMNS = ("hour", "timestamp", "spot", "twap", "pe", "p_low", "p_high", "reserve_stable", "inventory",
@@ -183,13 +184,29 @@ def markdown(result: Result) -> str:
     return "\n".join(lines) + "\n"
 
 
-STATUS = {0: "active", 1: "late", 2: "defaulted"}
+
+
+def check_writable(out: Path) -> Path:
+    """Creates the report folder ``out`` and proves a file can be written in
+    it (``ape pst simulate`` checks this before the simulation runs); else
+    :class:`~ape_pst_plugin.exceptions.NotWritable`."""
+    import tempfile
+
+    from ape_pst_plugin.exceptions import NotWritable
+
+    out = Path(out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out):
+            pass
+    except OSError as err:
+        raise NotWritable(f"cannot write the report to {out} ({err.strerror or err}): choose another --out") from None
+    return out
 
 
 def write_report(result: Result, out: Path) -> dict[str, Path]:
     """Writes report.md, series.csv and the plots into ``out``."""
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = check_writable(out)
     paths = plot(result, out)
     write_series(result, out / "series.csv")
     (out / "report.md").write_text(markdown(result))

@@ -189,9 +189,10 @@ def world():
     """(uniswap, settlement token, fund(to, amount), network label) for the
     connected chain: the mainnet-address Uniswap and USDC on chain id 1
     (stand-in or real fork), freshly deployed ones elsewhere."""
-    from ape import chain, project
+    from ape import chain
 
     from ape_pst_plugin import fork
+    from ape_pst_plugin.deployment import _containers
     from ape_pst_plugin.uniswap import deploy_uniswap
 
     network = chain.provider.network_choice
@@ -209,7 +210,7 @@ def world():
 
         return fork.mainnet_uniswap(), usdc, fund, network
     [deployer] = _fresh_accounts(1)
-    usdc = deployer.deploy(project.TestStablecoin, "Test USD Coin", "USDC", 6)
+    usdc = deployer.deploy(_containers().TestStablecoin, "Test USD Coin", "USDC", 6)
 
     def fund(to, amount):
         usdc.faucet(to, amount, sender=deployer)

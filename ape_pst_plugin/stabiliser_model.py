@@ -8,13 +8,11 @@ earnings), oracle, stabiliser, credit."""
 from dataclasses import dataclass, field
 
 from ape_pst_plugin import pe as pem
+from ape_pst_plugin.constants import ACTIVE, DAY, DEFAULTED, LATE, PERIOD
 
-DAY = pem.DAY
 EPOCH = DAY
-PERIOD = pem.PERIOD
 SLASH_BPS = 2_000
 MAX_MISSES = 3
-ACTIVE, LATE, DEFAULTED = 0, 1, 2
 
 
 @dataclass

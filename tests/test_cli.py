@@ -1,7 +1,10 @@
 """`ape pst` commands, run in-process on the test chain: each command's
-success and its bad inputs (one line, exit code 1, no traceback)."""
+success, its JSON for scripts (exact values), and its bad inputs (one line
+on stderr, exit code 1, no traceback)."""
 
 import json
+import re
+from decimal import Decimal
 
 import pytest
 from click.testing import CliRunner
@@ -44,12 +47,19 @@ def run_json(*args):
     return json.loads(result.stdout)
 
 
+def units(text: str, decimals: int) -> int:
+    """A JSON amount (an exact decimal string in whole units) in base units."""
+    raw = Decimal(text).scaleb(decimals)
+    assert raw == raw.to_integral_value(), text
+    return int(raw)
+
+
 def assert_one_line_error(result, fragment):
-    assert result.exit_code != 0
-    errors = [line for line in result.stderr.splitlines() if line.startswith("Error")]
-    assert len(errors) == 1, result.stderr
-    assert fragment in errors[0]
-    assert "Traceback" not in result.stderr and not result.stdout
+    assert result.exit_code == 1, (result.exit_code, result.stderr)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("ERROR:"), result.stderr
+    assert fragment in lines[0]
+    assert not result.stdout
 
 
 @pytest.mark.parametrize("command", ["deploy", "list", "status", "pe", "pay", "stabilise", "assess", "fork", "simulate"])
@@ -93,7 +103,7 @@ def test_status_finds_a_listing_by_id_symbol_or_token(known, key):
     assert out["token"] == known.token.address
     assert out["listing"] == known.id
     assert out["share_bps"] == known.router.share_bps()
-    assert out["merchant stake"] == f"{known.reserve.stake() / USDC:,.6f}"
+    assert units(out["merchant_stake"], 6) == known.reserve.stake()
 
 
 @pytest.fixture
@@ -112,9 +122,9 @@ def test_pe_agrees_with_the_oracle(market):
     listing = market.listing
     out = run_json("pe", str(listing.id))
     eps, spot = listing.oracle.eps(), listing.oracle.spot_price()
-    assert out["PE at spot"] == f"{pem.pe(spot, eps) / 10**18:,.6f}"
+    assert units(out["pe_at_spot"], 18) == pem.pe(spot, eps)
     p_low, p_high = pem.target_prices(eps, listing.reserve.pe_low(), listing.reserve.pe_high())
-    assert out["target prices"] == f"{p_low / 10**18:,.6f} .. {p_high / 10**18:,.6f}"
+    assert (units(out["p_low"], 18), units(out["p_high"], 18)) == (p_low, p_high)
 
 
 def test_pay_splits_the_payment(known, usdc, accounts):
@@ -129,23 +139,23 @@ def test_pay_splits_the_payment(known, usdc, accounts):
 
 def test_status_of_a_listing_without_liquidity_says_so(known):
     out = run_json("status", "0")
-    assert out["spot price"] == "undefined (pool has no liquidity)"
-    assert out["EPS"] == "undefined (no observation yet, call update())"
-    assert out["PE at spot"] == "undefined"
+    assert out["spot_price"] is None and out["eps"] is None and out["pe_at_spot"] is None
+    assert out["undefined"]["spot_price"] == "pool has no liquidity"
+    assert out["undefined"]["eps"] == "no observation yet, call update()"
 
 
 @pytest.mark.parametrize(
     "amount, message",
     [
-        ("0", "must be greater than zero"),
-        ("-5", "must be greater than zero"),
-        ("abc", "is not a number"),
+        ("0", "AMOUNT must be positive, got 0"),
+        ("-5", "AMOUNT must be positive, got -5"),
+        ("abc", "AMOUNT 'abc' is not a number"),
         ("0.0000001", "more than 6 decimals"),
-        ("nan", "must be greater than zero"),
+        ("nan", "AMOUNT must be positive, got nan"),
     ],
 )
 def test_pay_rejects_bad_amounts(known, amount, message):
-    assert_one_line_error(run("pay", "0", "--", amount), message)
+    assert_one_line_error(run("pay", "0", amount), message)
 
 
 def test_pay_without_funds_says_so(known, accounts, usdc):
@@ -165,7 +175,7 @@ def test_no_deployment_is_one_line(record):
 def test_stabilise_inside_the_band_trades_nothing(market):
     before = market.reserve.inventory()
     out = run_json("stabilise", str(market.listing.id))
-    assert out["action"].startswith("none")
+    assert out["action"] == "none"
     assert market.reserve.inventory() == before
 
 
@@ -189,3 +199,136 @@ def test_paused_router_refuses_payment(known, guardian, protocol, usdc, accounts
     usdc.faucet(accounts[0], 10 * USDC, sender=accounts[0])
     known.router.pause(sender=guardian)
     assert_one_line_error(run("pay", "0", "1"), "transaction reverted: pausable: contract is paused")
+
+
+# --- what scripts get from --json ------------------------------------------------------------
+
+
+def test_status_json_is_exact_and_typed_for_scripts(market):
+    listing = market.listing
+    out = run_json("status", str(listing.id))
+    assert all(re.fullmatch(r"[a-z][a-z0-9_]*", key) for key in out), list(out)
+    # amounts: exact decimal strings in whole units, to the last base unit, no separators
+    assert units(out["reserve_free_balance"], 6) == listing.reserve.free_balance()
+    assert units(out["reserve_inventory"], 18) == listing.reserve.inventory()
+    assert units(out["twap"], 18) == listing.oracle.twap_snapshot()
+    assert not any("," in value for value in out.values() if isinstance(value, str))
+    # counts are integers, flags are booleans
+    assert out["consecutive_misses"] == 0 and out["period"] == listing.router.current_period()
+    assert out["status"] == "active" and out["router_paused"] is False and out["stabiliser_paused"] is False
+
+
+def test_pay_json_gives_the_padded_order_id(known, usdc, accounts):
+    usdc.faucet(accounts[0], 10 * USDC, sender=accounts[0])
+    out = run_json("pay", "0", "1", "--order-id", "0x1f")
+    assert out["order_id"] == "0x" + "00" * 31 + "1f"
+
+
+# --- one line on stderr, exit code 1 ---------------------------------------------------------
+
+
+def test_pay_takes_a_negative_amount_for_an_amount_not_an_option(known):
+    assert_one_line_error(run("pay", "0", "-5"), "AMOUNT must be positive")
+
+
+def test_usage_errors_are_one_line_with_exit_code_1(record):
+    assert_one_line_error(run("status"), "Missing argument 'LISTING'")
+
+
+@pytest.mark.parametrize(
+    "alias, message",
+    [("nobody", "no Ape account with alias 'nobody'"), ("TEST::99", "no test account TEST::99: there are")],
+)
+def test_unknown_account_is_one_line(known, alias, message):
+    assert_one_line_error(run("pay", "0", "1", "--account", alias), message)
+
+
+@pytest.mark.parametrize(
+    "order_id, message",
+    [("0x" + "ab" * 33, "33 bytes long; an order id is at most 32 bytes"), ("0xzz", "'0xzz' is not hexadecimal")],
+)
+def test_bad_order_id_is_one_line(known, order_id, message):
+    assert_one_line_error(run("pay", "0", "1", "--order-id", order_id), message)
+
+
+def test_not_an_address_is_said_in_plain_words(record):
+    assert_one_line_error(run("deploy", "--guardian", "alice"), "--guardian: 'alice' is not an address")
+
+
+def test_a_listing_key_that_looks_like_an_address_but_is_not(known):
+    assert_one_line_error(run("status", "0x" + "zz" * 20), "is not an address")
+
+
+def test_corrupt_deployment_record_names_the_file(record):
+    record.write_text("{not json")
+    assert_one_line_error(run("list"), f"{record} is corrupt")
+
+
+def test_deploy_checks_the_record_is_writable_before_any_transaction(monkeypatch, tmp_path, chain):
+    blocker = tmp_path / "build"
+    blocker.write_text("a file where the record's folder should be")
+    monkeypatch.setattr(registry, "record_path", lambda: blocker / "pst" / "deployments.json")
+    height = chain.blocks.height
+    assert_one_line_error(run("deploy", "--min-delay", "0"), "cannot write the deployment record")
+    assert chain.blocks.height == height
+
+
+# --- for people: tables and help -------------------------------------------------------------
+
+
+def test_tables_keep_whole_addresses(known):
+    result = run("list")  # off a terminal rich would lay it out in 80 columns
+    assert result.exit_code == 0, result.stderr
+    assert known.token.address in result.stdout and known.merchant in result.stdout
+
+
+def test_every_command_has_a_whole_sentence_in_the_command_list():
+    listing = CliRunner().invoke(cli, ["--help"]).output.split("Commands:")[1]
+    lines = [line.strip() for line in listing.strip().splitlines()]
+    assert {line.split()[0] for line in lines} >= {"deploy", "list", "pay", "simulate", "fork"}
+    for line in lines:
+        assert line.endswith(".") and not line.endswith("...") and not line.endswith("e.g."), line
+
+
+def test_simulate_help_lists_the_scenarios():
+    from ape_pst_plugin.simulate import SCENARIOS
+
+    text = CliRunner().invoke(cli, ["simulate", "--help"]).output
+    for name in SCENARIOS:
+        assert f"{name}: " in text, name
+
+
+def test_simulate_checks_out_is_writable_before_it_runs(monkeypatch, tmp_path):
+    from ape_pst_plugin import simulate
+
+    monkeypatch.setattr(simulate, "run", lambda *a, **k: pytest.fail("the simulation ran"))
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    result = CliRunner(mix_stderr=False).invoke(cli, ["simulate", "steady", "--out", str(blocker / "report")])
+    assert_one_line_error(result, f"cannot write the report to {blocker / 'report'}")
+
+
+def test_deploy_refuses_a_corrupt_record_before_any_transaction(record, chain):
+    record.write_text("[]")
+    height = chain.blocks.height
+    assert_one_line_error(run("deploy", "--min-delay", "0"), f"{record} is corrupt")
+    assert chain.blocks.height == height
+
+
+def test_deploy_run_on_its_own_has_one_line_errors_too():
+    # `ape run deploy`: the command without the `pst` group
+    from scripts.deploy import cli as run_deploy
+
+    result = CliRunner(mix_stderr=False).invoke(run_deploy, ["--guardian", "alice"])
+    assert_one_line_error(result, "--guardian: 'alice' is not an address")
+
+
+def test_the_plugin_errors_share_one_base_under_ape_and_keep_their_old_names():
+    from ape.exceptions import ApeException
+
+    from ape_pst_plugin import exceptions, fork
+
+    assert issubclass(exceptions.PstError, ApeException)
+    assert all(issubclass(getattr(exceptions, name), exceptions.PstError) for name in exceptions.__all__)
+    assert (registry.NoDeployment, registry.UnknownListing, fork.ForkError) == (
+        exceptions.NoDeployment, exceptions.UnknownListing, exceptions.ForkError)

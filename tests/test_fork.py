@@ -125,7 +125,10 @@ def test_fork_start_seeds_records_and_stop_ends_it(tmp_path, project):
     [
         (["pst", "simulate", "crash"], "Invalid value for 'SCENARIO'"),
         (["pst", "simulate", "selloff", "--days", "0"], "Invalid value for '--days'"),
-        (["pst", "simulate", "selloff", "--network", "ethereum:mainnet-fork:foundry"], "no mainnet stand-in at"),
+        (["pst", "simulate", "selloff", "--network", "ethereum:mainnet-fork:foundry"], "the mainnet stand-in is not running"),
+        # without the check, anvil fails to fork it with a long debug text
+        (["pst", "list", "--network", "ethereum:mainnet-fork:foundry"], "the mainnet stand-in is not running"),
+        (["pst", "list", "--network", "ethereum:mainnet:node"], "the mainnet stand-in is not running"),
         (["pst", "fork", "start", "--block", "5"], "--block needs --rpc"),
     ],
 )
@@ -135,8 +138,27 @@ def test_cli_bad_input_is_one_line_error(tmp_path, args, message):
         f"name: scratch\nnode:\n  ethereum:\n    mainnet:\n      uri: http://127.0.0.1:{_free_port()}\n"
         "foundry:\n  fork:\n    ethereum:\n      mainnet:\n        upstream_provider: node\n"
     )
-    result = subprocess.run(["ape", *args], capture_output=True, text=True, timeout=120, cwd=tmp_path)
-    output = result.stderr + result.stdout
-    assert result.returncode != 0, output
-    assert message in output
-    assert "Traceback" not in output
+    result = subprocess.run(["ape", *args], check=False, capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert result.returncode == 1, result.stderr + result.stdout
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith("ERROR: ") and message in line
+
+
+def _executable(path):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("#!/bin/sh\n")
+    path.chmod(0o755)
+    return path
+
+
+def test_anvil_comes_from_pst_node_modules_then_the_project_then_path(tmp_path, monkeypatch):
+    root, configured, on_path = tmp_path / "project", tmp_path / "shared" / "node_modules", tmp_path / "bin"
+    monkeypatch.setenv("PATH", str(on_path))
+    with pytest.raises(fork.ForkError, match="no anvil in .* or on PATH: `npm install @foundry-rs/anvil`"):
+        fork.anvil_executable(root, configured)
+    path_anvil = _executable(on_path / "anvil")
+    assert fork.anvil_executable(root, configured) == path_anvil
+    project_anvil = _executable(root / "node_modules" / ".bin" / "anvil")
+    assert fork.anvil_executable(root, configured) == project_anvil
+    configured_anvil = _executable(configured / ".bin" / "anvil")
+    assert fork.anvil_executable(root, configured) == configured_anvil

@@ -65,8 +65,15 @@ setter_calls = st.one_of(
     st.builds(
         lambda limits: Call("reserve", "set_limits", limits),
         mostly(
-            st.tuples(st.integers(0, 2_500), st.sampled_from([600, 3_600, 30 * DAY]), st.integers(0, 1_000)),
-            st.sampled_from([(2_501, 3_600, 100), (500, 599, 100), (500, 30 * DAY + 1, 100), (500, 3_600, 1_001)]),
+            st.tuples(
+                st.integers(0, 2_500), st.sampled_from([600, 3_600, 30 * DAY]), st.integers(0, 1_000),
+                st.integers(100, 5_000), st.integers(1_000, 10_000),
+            ),
+            st.sampled_from([
+                (2_501, 3_600, 100, 1_000, 5_000), (500, 599, 100, 1_000, 5_000), (500, 30 * DAY + 1, 100, 1_000, 5_000),
+                (500, 3_600, 1_001, 1_000, 5_000), (500, 3_600, 100, 99, 5_000), (500, 3_600, 100, 5_001, 5_000),
+                (500, 3_600, 100, 1_000, 999), (500, 3_600, 100, 1_000, 10_001),
+            ]),
         ),
     ),
     st.builds(lambda t: Call("reserve", "set_revenue_target", (t,)), st.integers(0, 10**12)),
@@ -119,8 +126,9 @@ class GovernanceMachine(ChainMachine):
             "router_guardian": c["router"].guardian(),
             "router_paused": c["router"].paused(),
             "band": (r.pe_low(), r.pe_high()),
-            "limits": (r.capacity_bps(), r.cooldown(), r.max_slippage_bps()),
-            "revenue_target": r.revenue_target(),
+            "limits": (r.capacity_bps(), r.cooldown(), r.max_slippage_bps(), r.max_deviation_bps(), r.max_exposure_bps()),
+            # the newest target (a change applies from the next period on)
+            "revenue_target": r.revenue_target_of(c["router"].current_period() + 1),
             "reserve_guardian": r.guardian(),
             "reserve_paused": r.paused(),
             "reserve_balance": self.usdc.balanceOf(r),
@@ -141,7 +149,7 @@ class GovernanceMachine(ChainMachine):
             ok = WAD <= a[0] < a[1] <= 100 * WAD
             p["band"] = a if ok else p["band"]
         elif call.name == "set_limits":
-            ok = a[0] <= 2_500 and 600 <= a[1] <= 30 * DAY and a[2] <= 1_000
+            ok = a[0] <= 2_500 and 600 <= a[1] <= 30 * DAY and a[2] <= 1_000 and 100 <= a[3] <= 5_000 and 1_000 <= a[4] <= 10_000
             p["limits"] = a if ok else p["limits"]
         elif call.name == "set_revenue_target":
             ok = True

@@ -5,6 +5,15 @@ USDC = 10**6
 WAD = 10**18
 DAY = 86_400
 ORDER = b"\x01" * 32
+SCALE = 10**36
+VESTING = 7 * DAY
+
+
+def _earned(amount, elapsed, total, stake):
+    """What `stake` of `total` staked earns `elapsed` seconds into the stream of
+    one notified `amount` (the contract's fixed point, rounded the same way)."""
+    rate = amount * SCALE // VESTING
+    return stake * (min(elapsed, VESTING) * rate // total) // 10**18 // 10**18
 
 
 def test_stake_moves_tokens(staking, token, stakers):
@@ -19,10 +28,10 @@ def test_revenue_streams_over_seven_days(staking, router, payer, stakers, chain)
     receipt = router.pay(ORDER, 7_000 * USDC, sender=payer)  # 700 USDC to holders
     chain.pending_timestamp = receipt.timestamp + DAY
     chain.mine()
-    assert staking.earned(stakers[0]) == pytest.approx(100 * USDC, abs=1)
+    assert staking.earned(stakers[0]) == _earned(700 * USDC, DAY, 100 * WAD, 100 * WAD) == 100 * USDC - 1
     chain.pending_timestamp = receipt.timestamp + 8 * DAY  # the stream ended a day ago
     chain.mine()
-    assert staking.earned(stakers[0]) == pytest.approx(700 * USDC, abs=1)
+    assert staking.earned(stakers[0]) == _earned(700 * USDC, VESTING, 100 * WAD, 100 * WAD) == 700 * USDC - 1
 
 
 def test_rewards_split_pro_rata(staking, router, payer, stakers, chain):
@@ -31,8 +40,9 @@ def test_rewards_split_pro_rata(staking, router, payer, stakers, chain):
     router.pay(ORDER, 4_000 * USDC, sender=payer)
     chain.pending_timestamp += 8 * DAY
     chain.mine()
-    assert staking.earned(stakers[0]) == pytest.approx(100 * USDC, abs=1)
-    assert staking.earned(stakers[1]) == pytest.approx(300 * USDC, abs=1)
+    assert staking.earned(stakers[0]) == _earned(400 * USDC, VESTING, 400 * WAD, 100 * WAD)
+    assert staking.earned(stakers[1]) == _earned(400 * USDC, VESTING, 400 * WAD, 300 * WAD)
+    assert staking.earned(stakers[1]) == 3 * staking.earned(stakers[0]) + 2  # 99.999999 and 299.999999 USDC
 
 
 def test_claim_pays_settlement_token(staking, router, payer, stakers, usdc, chain):
@@ -41,7 +51,7 @@ def test_claim_pays_settlement_token(staking, router, payer, stakers, usdc, chai
     chain.pending_timestamp += 8 * DAY
     before = usdc.balanceOf(stakers[0])
     staking.claim(sender=stakers[0])
-    assert usdc.balanceOf(stakers[0]) - before == pytest.approx(100 * USDC, abs=1)
+    assert usdc.balanceOf(stakers[0]) - before == _earned(100 * USDC, VESTING, 100 * WAD, 100 * WAD)
     assert staking.earned(stakers[0]) == 0
 
 
@@ -52,7 +62,7 @@ def test_unstake_returns_tokens_and_keeps_rewards(staking, router, payer, staker
     before = token.balanceOf(stakers[0])
     staking.unstake(40 * WAD, sender=stakers[0])
     assert token.balanceOf(stakers[0]) - before == 40 * WAD
-    assert staking.earned(stakers[0]) == pytest.approx(100 * USDC, abs=1)
+    assert staking.earned(stakers[0]) == _earned(100 * USDC, VESTING, 100 * WAD, 100 * WAD)
 
 
 def test_exit_unstakes_all_and_claims(staking, router, payer, stakers, token, usdc, chain):
@@ -62,19 +72,21 @@ def test_exit_unstakes_all_and_claims(staking, router, payer, stakers, token, us
     tokens, cash = token.balanceOf(stakers[0]), usdc.balanceOf(stakers[0])
     staking.exit(sender=stakers[0])
     assert token.balanceOf(stakers[0]) - tokens == 100 * WAD
-    assert usdc.balanceOf(stakers[0]) - cash == pytest.approx(100 * USDC, abs=1)
+    assert usdc.balanceOf(stakers[0]) - cash == _earned(100 * USDC, VESTING, 100 * WAD, 100 * WAD)
     assert staking.balanceOf(stakers[0]) == 0
 
 
 
 def test_stream_while_nobody_staked_goes_to_reserve(staking, router, payer, stakers, usdc, reserve, chain):
     staking.stake(100 * WAD, sender=stakers[0])
-    router.pay(ORDER, 7_000 * USDC, sender=payer)
-    staking.exit(sender=stakers[0])
+    paid = router.pay(ORDER, 7_000 * USDC, sender=payer)
+    left = staking.exit(sender=stakers[0])
     chain.pending_timestamp += 8 * DAY
     chain.mine()
     unallocated = staking.unallocated()
-    assert unallocated == pytest.approx(700 * USDC, abs=1 * USDC)
+    # what streamed after the exit, to the stream's end
+    rate = 700 * USDC * SCALE // VESTING
+    assert unallocated == (paid.timestamp + VESTING - left.timestamp) * rate // SCALE
     before = usdc.balanceOf(reserve)
     staking.sweep_to_reserve(sender=stakers[1])
     assert usdc.balanceOf(reserve) - before == unallocated

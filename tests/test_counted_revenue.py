@@ -252,3 +252,78 @@ def test_pauses_in_earlier_periods_do_not_count(fresh_listing, guardian, admin, 
     assert router.unpaused_time(0) == PERIOD - DAY
     assert router.unpaused_time(1) == PERIOD
     assert router.unpaused_time(2) == PERIOD - 600
+
+
+# ---------------------------------------------------------------- EPS from finished periods
+
+
+@pytest.fixture
+def priced(fresh_listing, merchant, uniswap):
+    """`fresh_listing` with a pool (1,000 tokens / 2,000 USDC) the oracle can observe."""
+    from ape_pst_plugin.uniswap import add_liquidity
+
+    fresh_listing.release(merchant, merchant, 1_000 * WAD)
+    fresh_listing.settlement.faucet(merchant, 2_000 * USDC, sender=merchant)
+    add_liquidity(uniswap, merchant, fresh_listing.token, 1_000 * WAD, fresh_listing.settlement, 2_000 * USDC)
+    return fresh_listing
+
+
+def _eps(counted_sum, n):
+    from ape_pst_plugin import pe as pem
+
+    return pem.eps(pem.annual_earnings(counted_sum, n, 1_000), 900_000 * WAD, 6)
+
+
+def test_eps_counts_a_period_once_it_has_finished(priced, payer, merchant, chain):
+    priced.router.pay(ORDER, 50_000 * USDC, sender=payer)
+    priced.oracle.update(sender=merchant)
+    assert priced.oracle.eps_snapshot() == 0  # period 0 is running
+    _at(chain, priced, 1)
+    priced.oracle.update(sender=merchant)
+    assert priced.oracle.eps_snapshot() == _eps(50_000 * USDC, 1)
+    assert priced.oracle.annual_earnings() == 50_000 * USDC // 10 * 365 // 30
+
+
+def test_eps_uses_counted_not_gross_revenue(priced, payer, merchant, chain):
+    priced.router.pay(ORDER, 200_000 * USDC, sender=payer)
+    priced.settlement.approve(priced.router, 100_000 * USDC, sender=merchant)
+    priced.settlement.faucet(merchant, 100_000 * USDC, sender=merchant)
+    priced.router.pay(ORDER, 100_000 * USDC, sender=merchant)  # an insider: counts nothing
+    _at(chain, priced, 1)
+    priced.oracle.update(sender=merchant)
+    assert priced.oracle.eps_snapshot() == _eps(CAP, 1)
+
+
+def test_eps_averages_the_finished_periods(priced, payer, merchant, chain):
+    priced.router.pay(ORDER, 30_000 * USDC, sender=payer)
+    _at(chain, priced, 1)
+    priced.router.pay(ORDER, 60_000 * USDC, sender=payer)
+    priced.oracle.update(sender=merchant)
+    assert priced.oracle.eps_snapshot() == _eps(30_000 * USDC, 1)
+    _at(chain, priced, 2)
+    priced.oracle.update(sender=merchant)
+    assert priced.oracle.eps_snapshot() == _eps(90_000 * USDC, 2)
+
+
+def test_running_period_payment_never_moves_eps_after_update(priced, payer, merchant, chain):
+    priced.router.pay(ORDER, 40_000 * USDC, sender=payer)
+    _at(chain, priced, 1)
+    priced.oracle.update(sender=merchant)
+    eps = priced.oracle.eps_snapshot()
+    priced.router.pay(ORDER, 100_000 * USDC, sender=payer)
+    _at(chain, priced, 1, DAY)
+    assert priced.oracle.update(sender=merchant).return_value is True
+    assert priced.oracle.eps_snapshot() == eps == _eps(40_000 * USDC, 1)
+
+
+def test_finished_period_without_counted_revenue_leaves_pe_undefined(priced, payer, merchant, chain):
+    priced.settlement.faucet(merchant, 10_000 * USDC, sender=merchant)
+    priced.settlement.approve(priced.router, 10_000 * USDC, sender=merchant)
+    priced.router.pay(ORDER, 10_000 * USDC, sender=merchant)  # only insider revenue
+    _at(chain, priced, 1)
+    priced.oracle.update(sender=merchant)
+    _at(chain, priced, 1, 3_600)
+    priced.oracle.update(sender=merchant)
+    assert priced.oracle.eps_snapshot() == 0
+    with ape.reverts("oracle: no earnings, PE undefined"):
+        priced.oracle.pe()

@@ -14,38 +14,42 @@ WAD = 10**18
 DAY = 86_400
 
 
+def _fresh_account(accounts, networks):
+    account = accounts.generate_test_account()  # fresh: snapshots rewind nonces
+    networks.provider.set_balance(account.address, 10**21)
+    return account
+
+
 @pytest.fixture(scope="module")
-def market18(market_paid, chain, protocol, admin, merchant, payer, trader, keeper, accounts, networks, project):
+def market6(chain, protocol, admin, usdc, payer, trader, keeper, accounts, networks):
+    """A market settled in the 6-decimal stablecoin, opened without waiting for
+    its history period to finish: market18's opening (30 days) finishes it, so
+    both markets sit at the start of their period 1 with PE about 10, whatever
+    the session's clock. Its own merchant: verified revenue is per merchant."""
+    merchant = _fresh_account(accounts, networks)
+    return open_market(chain, protocol, admin, merchant, payer, trader, keeper, usdc, MarketPlan(history_days=0),
+                       symbol="P6")
+
+
+@pytest.fixture(scope="module")
+def market18(market6, chain, protocol, admin, payer, trader, keeper, accounts, networks, project):
     """A second market settled in an 18-decimal stablecoin (decimal normalisation)."""
-    minter = accounts.generate_test_account()  # fresh: snapshots rewind nonces
-    networks.provider.set_balance(minter.address, 10**21)
+    minter = _fresh_account(accounts, networks)
     dai = minter.deploy(project.TestStablecoin, "Test DAI", "DAI", 18)
+    merchant = _fresh_account(accounts, networks)
     return open_market(chain, protocol, admin, merchant, payer, trader, keeper, dai, MarketPlan(), symbol="D18")
 
 
 @pytest.fixture(scope="module")
-def market_paid(market, payer):  # market18 asks for it: it must run before market18 opens
-    """The session market, with its period 1 paid like its history: opening
-    market18 takes 30 days, which finish that period, and EPS (two finished
-    periods then) stays where it was."""
-    router = market.listing.router
-    assert router.current_period() == 1
-    gross = market.history[0][1]
-    market.usdc.faucet(payer, gross, sender=payer)
-    router.pay(b"\x03" * 32, gross, sender=payer)
-    assert router.counted(1) == router.counted(0) == gross
-    return market
-
-
-@pytest.fixture(scope="module")
-def markets(market_paid, market18, admin):
-    market = market_paid
-    # the widest capacity and a deep float, so that most trades run to the target, not to the epoch's budget
-    for m in (market, market18):
+def markets(market6, market18, admin):
+    market6.observe()  # its first observations in period 1: EPS from the history period, a fresh TWAP
+    for m in (market6, market18):
+        assert m.listing.router.current_period() == 1
+        # the widest capacity and a deep float, so that most trades run to the target, not to the epoch's budget
         r = m.reserve
         r.set_limits(2_500, r.cooldown(), r.max_slippage_bps(), r.max_deviation_bps(), r.max_exposure_bps(), sender=admin)
         m.usdc.faucet(r, 5_000_000 * 10**m.decimals, sender=admin)
-    return {6: market, 18: market18}
+    return {6: market6, 18: market18}
 
 
 def _expected_eps(m):

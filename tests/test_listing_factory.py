@@ -105,10 +105,12 @@ def _args(who, coin, **over):
 
 
 def test_only_admin_creates_listings(factory, attacker, merchant, usdc):
-    count = factory.listing_count()
+    usdc.faucet(merchant, 1_000_000 * USDC, sender=merchant)
+    usdc.approve(factory, 2**256 - 1, sender=merchant)
+    count, balance = factory.listing_count(), usdc.balanceOf(merchant)
     with ape.reverts("ownable: caller is not the owner"):
         factory.create_listing(*_args(merchant, usdc), sender=attacker)
-    assert factory.listing_count() == count
+    assert (factory.listing_count(), usdc.balanceOf(merchant)) == (count, balance)
 
 
 @pytest.mark.parametrize(
@@ -154,8 +156,10 @@ def test_month_revenue_too_large_for_a_record_rejected(factory, admin, merchant,
 
 
 def test_supply_above_96_bits_rejected(factory, admin, merchant, usdc):
+    count, balance = factory.listing_count(), usdc.balanceOf(merchant)
     with ape.reverts("factory: supply above 2**96 - 1"):
         factory.create_listing(*_args(merchant, usdc, supply=2**96), sender=admin)
+    assert (factory.listing_count(), usdc.balanceOf(merchant)) == (count, balance)
 
 
 def test_settlement_with_more_than_18_decimals_rejected(deployer, project, factory, admin, merchant):
@@ -187,8 +191,10 @@ def test_missing_stake_approval_rejected(factory, admin, merchant, usdc):
 
 
 def test_stake_that_rounds_to_zero_rejected(factory, admin, merchant, usdc):
+    count, balance = factory.listing_count(), usdc.balanceOf(merchant)
     with ape.reverts("factory: stake rounds to zero"):
         factory.create_listing(*_args(merchant, usdc, supply=10**18, initial_price=1), sender=admin)
+    assert (factory.listing_count(), usdc.balanceOf(merchant)) == (count, balance)
 
 
 # ---------------------------------------------------------------- the revenue verifier

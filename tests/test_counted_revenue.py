@@ -327,3 +327,20 @@ def test_finished_period_without_counted_revenue_leaves_pe_undefined(priced, pay
     assert priced.oracle.eps_snapshot() == 0
     with ape.reverts("oracle: no earnings, PE undefined"):
         priced.oracle.pe()
+
+
+@pytest.mark.xfail(strict=True, reason="contract: the factory keys verified revenue by merchant, not by listing; "
+                   "a second listing's record (here in an 18-decimal token) becomes the first listing's cap")
+def test_a_second_listing_of_the_merchant_does_not_change_the_first_listings_cap(
+    fresh_listing, payer, chain, protocol, admin, merchant, deployer, project
+):
+    from ape_pst_plugin.deployment import create_listing
+
+    dai = deployer.deploy(project.TestStablecoin, "Test DAI", "DAI", 18)
+    dai.faucet(merchant, 10**6 * WAD, sender=merchant)
+    # the same merchant lists again, settled in DAI: month revenue 100,000 DAI = 10**23 raw units
+    create_listing(protocol, admin, merchant=merchant, settlement=dai, symbol="DAI")
+    _at(chain, fresh_listing, 1)
+    fresh_listing.router.pay(ORDER, 10_000_000 * USDC, sender=payer)  # 100x the USDC listing's verified revenue
+    assert fresh_listing.router.period_cap(1) == CAP
+    assert fresh_listing.router.counted(1) == CAP

@@ -16,7 +16,10 @@
         the listings' revenue verifier: the admin records a merchant's
         verified month revenue (at listing, then at least every
         `MAX_VALIDITY`), and routers cap counted revenue at it plus
-        `tolerance_bps`, through the same `IRevenueVerifier` views.
+        `tolerance_bps`, through the same `IRevenueVerifier` views. A
+        merchant's revenue is verified in one settlement token (its first
+        listing's), so a later listing in a token of other decimals cannot
+        rescale an earlier listing's cap.
 """
 
 from ethereum.ercs import IERC20
@@ -125,6 +128,8 @@ listing_id_of_token: public(HashMap[address, uint256])  # id + 1; 0 = unknown
 guardian: public(address)
 tolerance_bps: public(uint256)
 month_revenue: public(HashMap[address, uint256])
+# the settlement token a merchant's verified revenue is denominated in (its first listing's)
+revenue_token: public(HashMap[address, address])
 verification_count: public(HashMap[address, uint256])
 _verifications: HashMap[address, HashMap[uint256, uint256]]
 
@@ -203,6 +208,8 @@ def create_listing(
     assert supply <= c.MAX_SUPPLY, "factory: supply above 2**96 - 1"
     assert initial_price != 0, "factory: zero price"
     assert month_revenue != 0, "factory: zero month revenue"
+    denominated: address = self.revenue_token[merchant]
+    assert denominated == empty(address) or denominated == settlement, "factory: merchant's verified revenue is in another settlement token"
     decimals: uint8 = staticcall IERC20Detailed(settlement).decimals()
     assert decimals <= c.MAX_SETTLEMENT_DECIMALS, "factory: settlement token has more than 18 decimals"
 
@@ -261,6 +268,7 @@ def create_listing(
     )
     assert deployed == vesting, "factory: address prediction failed"
     self._nonce = nonce + 6
+    self.revenue_token[merchant] = settlement
     self._verify(merchant, month_revenue)
 
     before: uint256 = staticcall IERC20(settlement).balanceOf(reserve)
@@ -331,7 +339,8 @@ def set_month_revenue(merchant: address, month_revenue: uint256):
     @notice Records `merchant`'s verified revenue of its last full month,
             issued now; fresh for `MAX_VALIDITY`. Admin only (timelock).
     @param merchant A listed merchant.
-    @param month_revenue Settlement units (0: the merchant has no verified revenue).
+    @param month_revenue Units of the merchant's settlement token (`revenue_token`;
+           0: the merchant has no verified revenue).
     """
     ownable._check_owner()
     assert merchant != empty(address), "factory: merchant is the zero address"

@@ -32,6 +32,11 @@ def _at(chain, listed, seconds):
     chain.mine()
 
 
+def _next_tx_at_listing(chain, listed):
+    """The next transaction lands in the listing's second: nothing of the linear part vested yet."""
+    chain.pending_timestamp = listed.vesting.START()
+
+
 def test_vesting_holds_the_merchant_allocation(listed, merchant):
     vesting = listed.vesting
     assert listed.token.balanceOf(vesting) == vesting.ALLOCATION() == ALLOCATION
@@ -45,7 +50,8 @@ def test_a_quarter_is_releasable_at_listing(listed):
     assert listed.vesting.released() == 0
 
 
-def test_merchant_releases_to_any_address(listed, merchant, attacker):
+def test_merchant_releases_to_any_address(listed, merchant, attacker, chain):
+    _next_tx_at_listing(chain, listed)
     receipt = listed.release(merchant, attacker, 1_000 * WAD)
     [event] = receipt.events.filter(listed.vesting.Released)
     assert (event.to, event.amount) == (attacker.address, 1_000 * WAD)
@@ -55,7 +61,8 @@ def test_merchant_releases_to_any_address(listed, merchant, attacker):
     assert listed.token.balanceOf(listed.vesting) == ALLOCATION - 1_000 * WAD
 
 
-def test_release_defaults_to_everything_releasable(listed, merchant):
+def test_release_defaults_to_everything_releasable(listed, merchant, chain):
+    _next_tx_at_listing(chain, listed)
     listed.release(merchant, merchant)
     assert listed.token.balanceOf(merchant) == INITIAL
     assert listed.vesting.releasable() == 0
@@ -76,12 +83,14 @@ def test_everything_is_vested_after_a_year(listed, chain, merchant):
 
 
 def test_releasable_is_vested_less_released(listed, chain, merchant):
+    _next_tx_at_listing(chain, listed)
     listed.release(merchant, merchant)
     _at(chain, listed, 73 * DAY)
     assert listed.vesting.releasable() == LINEAR * (73 * DAY) // YEAR
 
 
-def test_more_than_releasable_rejected(listed, merchant):
+def test_more_than_releasable_rejected(listed, merchant, chain):
+    _next_tx_at_listing(chain, listed)
     with ape.reverts("vesting: amount exceeds the releasable tokens"):
         listed.release(merchant, merchant, INITIAL + 1)
     assert listed.token.balanceOf(merchant) == 0

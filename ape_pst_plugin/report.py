@@ -132,6 +132,9 @@ def markdown(result: Result) -> str:
         f"| merchant stake | {first.stake / unit:,.2f} | {last.stake / unit:,.2f} | | |",
         f"| staked tokens | {first.staked / WAD:,.0f} | {last.staked / WAD:,.0f} | | |",
         "",
+        f"**Float kept:** the reserve ends with {last.reserve_stable / unit:,.2f} of the {result.start_free / unit:,.2f} "
+        f"free settlement it started with ({last.reserve_stable * 100 / max(result.start_free, 1):.1f}%).",
+        "",
         f"**Reserve trades:** {len(buys)} buys (paid {sum(t['given'] for t in buys) / unit:,.2f} for "
         f"{sum(t['received'] for t in buys) / WAD:,.0f} tokens), {len(sells)} sells "
         f"({sum(t['given'] for t in sells) / WAD:,.0f} tokens for {sum(t['received'] for t in sells) / unit:,.2f}).",
@@ -177,8 +180,10 @@ def markdown(result: Result) -> str:
         lines.append("")
     if result.attacks:
         traded = sum(1 for a in result.attacks if a["stabilise_succeeded"] and a["traded"])
-        lines += [f"**Manipulation:** {len(result.attacks)} same-block attacks (spot moved by half the pool, then "
-                  f"`stabilise()`, then undone); the reserve traded in {traded} of them.", ""]
+        refused = sum(1 for a in result.attacks if not a["stabilise_succeeded"])
+        lines += [f"**Manipulation:** {len(result.attacks)} same-block attacks (spot moved by a few percent or by "
+                  f"half the pool, then `stabilise()`, then undone); the reserve traded in {traded} of them and "
+                  f"refused {refused}.", ""]
     lines += ["![price](price.png)", "", "![PE](pe.png)", "", "![reserve](reserve.png)", "",
               "Every step is a row of `series.csv`."]
     return "\n".join(lines) + "\n"

@@ -85,8 +85,9 @@ SCENARIOS: dict[str, Scenario] = {
         ),
         Scenario(
             "revenue-collapse",
-            "revenue falls to 5% of its usual rate and holders price the listing at PE 5: "
-            "three missed periods (two slashes, then default); after the default the reserve buys no more",
+            "revenue falls to 5% of its usual rate and holders price the listing at PE 5: the reserve buys "
+            "while the listing is active, stops at the first missed period (late), keeps the rest of its float; "
+            "three misses default the listing",
             fair_pe=_always(5.0), pull=_always(0.02), noise=0.003, revenue=_always(0.05), target=0.5,
         ),
         Scenario(
@@ -99,8 +100,9 @@ SCENARIOS: dict[str, Scenario] = {
         ),
         Scenario(
             "manipulation",
-            "steady market; every hour an attacker dumps or pumps the pool inside one transaction and calls "
-            "stabilise() in between: the reserve decides on the TWAP and never trades because of it",
+            "steady market; every hour an attacker dumps or pumps the pool (by a few percent, or by half of it) inside "
+            "one transaction and calls stabilise() in between: the reserve decides on the TWAP and never trades "
+            "because of it",
             fair_pe=_always(10.0), pull=_always(0.05), noise=0.003, attacker=True,
         ),
     )
@@ -400,10 +402,16 @@ class Simulation:
                        self.trader)
 
     def _attack(self, hour: float):
-        """Same-block manipulation: dump or pump half the pool, stabilise, undo."""
+        """Same-block manipulation: dump or pump the pool, stabilise, undo. Two
+        hours of four the move is half the pool, the other two a few percent
+        (inside the reserve's deviation guard)."""
         r_token, r_settlement = self._reserves()
         dump = int(hour) % 2 == 0
-        token_in, amount = (self.token.address, r_token // 2) if dump else (self.usdc.address, r_settlement // 2)
+        share = 2 if int(hour) % 4 < 2 else 40
+        token_in, amount = (self.token.address, r_token // share) if dump else (self.usdc.address, r_settlement // share)
+        if dump:  # at most the tokens it has
+            [held] = self.rpc.calls([self.c_token.call("balanceOf", self.manipulator.address)])
+            amount = min(amount, held)
         receipt = self._send(self.c_manipulator.call("attack", token_in, amount), self.attacker)
         [event] = self.c_manipulator.events(receipt, "Attack")
         reserve_events = self.c_reserve.events(receipt, "Bought") + self.c_reserve.events(receipt, "Sold")

@@ -60,28 +60,53 @@ def test_mania_reserve_sells_inventory_down_to_pe_high():
     assert all(r.stake == result.start_stake for r in result.rows)
 
 
-def test_revenue_collapse_two_slashes_then_default_then_no_buys():
+def _misses(result):
+    return [a for a in result.assessments if a["misses"]]
+
+
+def test_revenue_collapse_stops_buying_at_the_first_miss_and_defaults():
     # three 30-day periods must pass: daily steps keep the test short
     result = run("revenue-collapse", days=95, seed=1, hours_per_step=24)
-    misses = [a for a in result.assessments if a["misses"]]
+    misses = _misses(result)
     assert [a["misses"] for a in misses] == [1, 2, 3]
-    first, second, third = misses
-    assert first["slashed"] == result.start_stake * 2_000 // 10_000
-    assert second["slashed"] == (result.start_stake - first["slashed"]) * 2_000 // 10_000
-    assert third["defaulted"] and not first["defaulted"] and not second["defaulted"]
-    assert third["slashed"] == result.start_stake - first["slashed"] - second["slashed"]
-    assert result.rows[-1].stake == 0
-    # the reserve did buy before the default, and never after it, though asked
+    stake = result.start_stake
+    for miss in misses:  # 20% of what remains, each miss
+        assert miss["slashed"] == stake * 2_000 // 10_000
+        stake -= miss["slashed"]
+    first, _, third = misses
+    assert [a["status"] for a in misses] == [1, 1, 2] and third["defaulted"]
+    assert result.rows[-1].stake == 0  # the rest is held for the protection fund
+    # the reserve bought while the listing was active, never once it was late, though asked
     assert _buys(result)
-    assert all(b["hour"] < third["hour"] for b in _buys(result))
-    after = [r for r in result.refusals if r["hour"] >= third["hour"]]
-    assert after and all(r["reason"] == "reserve: listing defaulted, no buys" for r in after)
+    assert all(b["hour"] < first["hour"] for b in _buys(result))
+    after = [r for r in result.refusals if r["hour"] >= first["hour"]]
+    assert after and all(r["reason"] in ("reserve: listing is late, no buys", "reserve: listing defaulted, no buys")
+                         for r in after)
+    # the float it kept
+    assert result.rows[-1].reserve_stable > result.start_free // 2
+
+
+def test_wash_self_payment_counts_nothing_beyond_verified_revenue(tmp_path):
+    # the listing-time verification covers the first period; three more must pass
+    result = run("wash", days=125, seed=1, hours_per_step=24)
+    assert result.self_paid > 0
+    verified = {v["period"]: v["month_revenue"] for v in result.verifications}
+    for row in result.rows:
+        if row.period in verified:  # W1: counted never above the verified revenue plus 5%
+            assert row.period_counted <= verified[row.period] * 10_500 // 10_000
+    # the merchant's own and fresh-address payments cannot meet the target: three misses, default
+    assert [a["misses"] for a in _misses(result)] == [1, 2, 3]
+    assert result.rows[-1].status == 2
+    assert _buys(result) == []  # the self-payments never made the reserve buy
+    report = write_report(result, tmp_path)["report"].read_text()
+    assert "Verified revenue and counted revenue" in report and "paid itself" in report
 
 
 def test_manipulation_same_block_moves_make_no_reserve_trade():
     result = run("manipulation", days=2, seed=1)
     assert len(result.attacks) == 2 * 24
-    # stabilise() was really reached inside the manipulated block, and did nothing
+    # stabilise() was really reached inside the manipulated block (a move of a few percent
+    # or of half the pool), and did nothing: the TWAP PE was in the band
     assert any(a["stabilise_succeeded"] for a in result.attacks)
     assert all(a["traded"] == 0 and a["reserve_events"] == 0 for a in result.attacks)
     assert result.trades == []

@@ -34,6 +34,16 @@ def deployer(accounts, networks):
     return account
 
 
+@pytest.fixture
+def new_merchant(accounts, networks):
+    """A fresh, funded merchant with no listing yet: a merchant's verified
+    revenue is denominated in its first listing's settlement token, so a
+    listing in another token needs another merchant."""
+    account = accounts.generate_test_account()
+    networks.provider.set_balance(account.address, 10**21)
+    return account
+
+
 @pytest.fixture(scope="session")
 def admin(accounts):
     return accounts[0]

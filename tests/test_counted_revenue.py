@@ -329,18 +329,19 @@ def test_finished_period_without_counted_revenue_leaves_pe_undefined(priced, pay
         priced.oracle.pe()
 
 
-@pytest.mark.xfail(strict=True, reason="contract: the factory keys verified revenue by merchant, not by listing; "
-                   "a second listing's record (here in an 18-decimal token) becomes the first listing's cap")
-def test_a_second_listing_of_the_merchant_does_not_change_the_first_listings_cap(
+def test_a_listing_in_another_token_cannot_lift_the_first_listings_cap(
     fresh_listing, payer, chain, protocol, admin, merchant, deployer, project
 ):
+    """The merchant's revenue is verified in USDC; a DAI listing (month revenue
+    100,000 DAI = 10**23 raw units) would have become the USDC listing's cap."""
     from ape_pst_plugin.deployment import create_listing
 
     dai = deployer.deploy(project.TestStablecoin, "Test DAI", "DAI", 18)
     dai.faucet(merchant, 10**6 * WAD, sender=merchant)
-    # the same merchant lists again, settled in DAI: month revenue 100,000 DAI = 10**23 raw units
-    create_listing(protocol, admin, merchant=merchant, settlement=dai, symbol="DAI")
+    with ape.reverts("factory: merchant's verified revenue is in another settlement token"):
+        create_listing(protocol, admin, merchant=merchant, settlement=dai, symbol="DAI")
+    assert dai.balanceOf(merchant) == 10**6 * WAD
     _at(chain, fresh_listing, 1)
-    fresh_listing.router.pay(ORDER, 10_000_000 * USDC, sender=payer)  # 100x the USDC listing's verified revenue
+    fresh_listing.router.pay(ORDER, 10_000_000 * USDC, sender=payer)
     assert fresh_listing.router.period_cap(1) == CAP
     assert fresh_listing.router.counted(1) == CAP

@@ -162,7 +162,8 @@ def test_supply_above_96_bits_rejected(factory, admin, merchant, usdc):
     assert (factory.listing_count(), usdc.balanceOf(merchant)) == (count, balance)
 
 
-def test_settlement_with_more_than_18_decimals_rejected(deployer, project, factory, admin, merchant):
+def test_settlement_with_more_than_18_decimals_rejected(deployer, project, factory, admin, new_merchant):
+    merchant = new_merchant  # no listing yet: any settlement token may be its first
     count = factory.listing_count()
     wide = deployer.deploy(project.WideDecimalsToken)
     with ape.reverts("factory: settlement token has more than 18 decimals"):
@@ -170,7 +171,8 @@ def test_settlement_with_more_than_18_decimals_rejected(deployer, project, facto
     assert factory.listing_count() == count
 
 
-def test_fee_on_transfer_settlement_rejected(deployer, project, factory, admin, merchant):
+def test_fee_on_transfer_settlement_rejected(deployer, project, factory, admin, new_merchant):
+    merchant = new_merchant  # no listing yet: any settlement token may be its first
     count = factory.listing_count()
     fee_token = deployer.deploy(project.FeeOnTransferToken)
     fee_token.faucet(merchant, 1_000_000 * USDC, sender=merchant)
@@ -296,3 +298,31 @@ def test_only_admin_sets_tolerance(factory, attacker):
     with ape.reverts("ownable: caller is not the owner"):
         factory.set_tolerance_bps(0, sender=attacker)
     assert factory.tolerance_bps() == 500
+
+
+def test_verified_revenue_is_in_the_first_listings_settlement_token(factory, listing, merchant, usdc):
+    assert factory.revenue_token(merchant) == usdc.address
+
+
+def test_listing_in_another_settlement_token_rejected(deployer, project, factory, admin, merchant, listing):
+    """The merchant's revenue is verified in USDC: a DAI listing would rescale its
+    USDC listing's cap (10**12-fold: 18 decimals against 6)."""
+    dai = deployer.deploy(project.TestStablecoin, "Test DAI", "DAI", 18)
+    dai.faucet(merchant, 10**6 * WAD, sender=merchant)
+    dai.approve(factory, 2**256 - 1, sender=merchant)
+    count, records = factory.listing_count(), factory.verification_count(merchant)
+    with ape.reverts("factory: merchant's verified revenue is in another settlement token"):
+        factory.create_listing(*_args(merchant, dai, month_revenue=100_000 * WAD), sender=admin)
+    assert (factory.listing_count(), factory.verification_count(merchant)) == (count, records)
+    assert dai.balanceOf(merchant) == 10**6 * WAD
+    assert factory.month_revenue(merchant) == 100_000 * USDC
+
+
+def test_second_listing_in_the_same_token_is_accepted(protocol, factory, admin, merchant, usdc, listing):
+    from ape_pst_plugin.deployment import create_listing
+
+    usdc.faucet(merchant, 1_000_000 * USDC, sender=merchant)
+    other = create_listing(protocol, admin, merchant=merchant, settlement=usdc, symbol="TWO", month_revenue=50_000 * USDC)
+    assert factory.revenue_token(merchant) == usdc.address
+    assert factory.month_revenue(merchant) == 50_000 * USDC
+    assert other.router.VERIFIER() == factory.address

@@ -172,9 +172,11 @@ def test_only_admin_sets_twap_window(oracle, attacker):
         oracle.set_twap_window(900, 3_600, sender=attacker)
 
 
-def test_prices_are_normalised_for_an_18_decimal_settlement_token(deployer, protocol, admin, merchant, project, uniswap):
+def test_prices_are_normalised_for_an_18_decimal_settlement_token(deployer, protocol, admin, new_merchant, project, uniswap):
     from ape_pst_plugin.deployment import create_listing
     from ape_pst_plugin.uniswap import add_liquidity
+
+    merchant = new_merchant  # its verified revenue is in DAI
 
     dai = deployer.deploy(project.TestStablecoin, "Test DAI", "DAI", 18)
     dai.faucet(merchant, 10**6 * WAD, sender=merchant)

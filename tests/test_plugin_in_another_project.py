@@ -53,15 +53,23 @@ def test_the_same_machine_fails_on_an_overshooting_stabiliser(inner, pytester):
     config = pytester.path / "ape-config.yaml"
     text = config.read_text()
     assert "node_modules: node_modules" in text
-    config.write_text(text.replace("node_modules: node_modules", f"node_modules: {ROOT / 'node_modules'}"))
-    # a real broken stabiliser on chain: the Reserve with trades 10% past the target price
-    source = (CONTRACTS / "Reserve.vy").read_text()
-    broken, n = re.subn(r"\n    return y - r_in\n", "\n    return (y - r_in) * 11 // 10\n", source)
-    assert n == 1
-    broken = broken.replace("@custom:contract-name Reserve", "@custom:contract-name OvershootReserve")
+    # its own Vyper modules are imported by its contracts, not compiled on their own
+    config.write_text(text.replace("node_modules: node_modules", f"node_modules: {ROOT / 'node_modules'}")
+                      + '\ncompile:\n  exclude:\n    - "modules/*"\n')
+    # a real broken stabiliser on chain: the Reserve with a swap-to-target maths module that
+    # trades 10% past the target price
     (pytester.path / "contracts").mkdir()
-    (pytester.path / "contracts" / "OvershootReserve.vy").write_text(broken)
     shutil.copytree(CONTRACTS / "interfaces", pytester.path / "contracts" / "interfaces")
+    shutil.copytree(CONTRACTS / "modules", pytester.path / "contracts" / "modules")
+    maths = pytester.path / "contracts" / "modules" / "swap_math.vy"
+    broken, n = re.subn(r"\n    return y - r_in\n", "\n    return (y - r_in) * 11 // 10\n", maths.read_text())
+    assert n == 1
+    maths.write_text(broken)
+    reserve = (CONTRACTS / "Reserve.vy").read_text()
+    assert "@custom:contract-name Reserve" in reserve
+    (pytester.path / "contracts" / "OvershootReserve.vy").write_text(
+        reserve.replace("@custom:contract-name Reserve", "@custom:contract-name OvershootReserve")
+    )
     (pytester.path / "tests" / "conftest.py").write_text(
         "import pytest\n"
         "from hypothesis import Phase, settings\n\n"

@@ -546,6 +546,9 @@ class StabiliserMachine(ChainMachine):
         assert (r.next_period(), r.consecutive_misses(), r.status()) == (m.next_period, m.misses, m.status)
         assert (r.held_for_fund(), r.reference_price()) == (m.held_for_fund, m.reference_price)
         assert m.stake >= m.listing_stake or m.slashed_total
+        # C2: the target of a period that began never changes (the running one, and the next to assess)
+        for p in {m.period(self.now), m.next_period}:
+            assert r.revenue_target_of(p) == m.target_of(p)
         # E1: net buying within the exposure limit
         assert r.net_spent() == m.net_spent <= m.max_exposure_bps * (m.free + m.net_spent) // 10_000
         # the oracle's maths agrees with the model to the wei

@@ -124,23 +124,26 @@ def _trade(buying: bool, pe: uint256, target: uint256, twap: uint256) -> uint256
     t_settlement: uint256 = 0
     t_token, t_settlement = swap_math._reserves_at_price(r_token, r_settlement, twap, scale)
 
-    r_in: uint256 = r_token
-    r_out: uint256 = r_settlement
-    t_in: uint256 = t_token
-    t_out: uint256 = t_settlement
-    num: uint256 = scale
-    den: uint256 = target
-    held: uint256 = staticcall base.TOKEN.balanceOf(self)
-    packed: uint256 = self._sell_window
+    r_in: uint256 = r_settlement
+    r_out: uint256 = r_token
+    t_in: uint256 = t_settlement
+    t_out: uint256 = t_token
+    num: uint256 = target
+    den: uint256 = scale
+    held: uint256 = 0
+    packed: uint256 = 0
     if buying:
-        r_in = r_settlement
-        r_out = r_token
-        t_in = t_settlement
-        t_out = t_token
-        num = target
-        den = scale
         held = credit._free_balance()
         packed = self._buy_window
+    else:
+        r_in = r_token
+        r_out = r_settlement
+        t_in = t_token
+        t_out = t_settlement
+        num = scale
+        den = target
+        held = staticcall base.TOKEN.balanceOf(self)
+        packed = self._sell_window
 
     wanted: uint256 = min(swap_math._amount_to_target(r_in, r_out, num, den), swap_math._amount_to_target(t_in, t_out, num, den))
     assert wanted != 0, "reserve: spot price already at target"

@@ -308,6 +308,7 @@ class Simulation:
         self.next_period, status = rpc.calls([self.c_reserve.call("next_period"), self.c_reserve.call("status")])
         self.defaulted = status == 2
         self.verified_period = (self.start - self.router_start) // self.period_length
+        [self.last_verified] = rpc.calls([self.c_factory.call("verified_at", self.merchant.address)])
 
     def _actors(self):
         return (self.payer, self.trader, self.keeper, self.attacker, self.admin, self.merchant, self.sybil)
@@ -368,15 +369,22 @@ class Simulation:
         self.result.self_paid += amount // 2 * 2
 
     def _verify(self, hour: float, hours: int):
-        """Before each period starts, the verifier records the real revenue of the last 30 days."""
+        """The verifier records the real revenue of the last 30 days before each period starts,
+        and whenever its newest record is 30 days old (a record is fresh for 35). Before the
+        simulation started, revenue came at the usual rate."""
         now = self.start + int(hour * HOUR)
         upcoming = (now + hours * HOUR - self.router_start) // self.period_length
-        if upcoming <= self.verified_period:
+        if upcoming <= self.verified_period and now - self.last_verified < 30 * DAY:
             return
-        self.verified_period = upcoming
-        month = sum(amount for h, amount in self.real_paid if h > hour - 30 * 24)
+        self.verified_period = max(self.verified_period, upcoming)
+        self.last_verified = now
+        window = 30 * 24
+        month = sum(amount for h, amount in self.real_paid if h > hour - window)
+        month += int(self.usual_hourly * max(window - hour, 0))
         self._send(self.c_factory.call("set_month_revenue", self.merchant.address, month), self.admin)
-        self.result.verifications.append(dict(hour=hour, period=upcoming, month_revenue=month))
+        # the record caps the next period that starts after it
+        feeds = (now - self.router_start) // self.period_length + 1
+        self.result.verifications.append(dict(hour=hour, period=feeds, month_revenue=month))
 
     def _crowd(self, hour: float, hours: int):
         """One net trade: part of the way to the fair price, plus noise."""

@@ -342,6 +342,12 @@ class StabiliserMachine(ChainMachine):
         """A customer, or one of the merchant's fresh addresses, pays: counted up to the cap."""
         self._pay_and_check(self.payer, gross, insider=False)
 
+    @rule(multiple=st.sampled_from([1, 2, 5]))
+    def sybil_wash(self, multiple):
+        """The merchant pays itself from a fresh address: `multiple` months of its listing
+        revenue at once. Counted, but never above the verified cap (W1, W2)."""
+        self._pay_and_check(self.payer, self.month_revenue * multiple * MICRO // 10**self.decimals, insider=False)
+
     @rule(gross=revenue_amounts)
     def self_pay(self, gross):
         """The merchant pays itself through the router: split like any payment, counted nothing."""
@@ -375,9 +381,14 @@ class StabiliserMachine(ChainMachine):
             self.send(self.staking.stake, 1, sender=self.merchant)
         assert self.staking.total_staked() == 0
 
-    @rule(part=st.integers(1, 100))
-    def merchant_withdraws(self, part):
-        """C2: the listing-time stake is never withdrawable (the merchant never tops up here)."""
+    @rule(part=st.integers(1, 100), lag=keeper_lags)
+    def merchant_withdraws(self, part, lag):
+        """C2: the listing-time stake is never withdrawable (the merchant never tops up here),
+        even when every finished period is assessed, the TWAP is fresh and the market cap has
+        fallen: the merchant waits for the keeper to catch up, then asks."""
+        for _ in range(3):
+            self.assess()
+        self.keeper_round(lag)
         self.sync()
         amount = max(1, self.model.stake * part // 100)
         with pytest.raises(ContractLogicError):

@@ -11,7 +11,8 @@ fixtures support."""
 
 import pytest
 
-from ape_pst_plugin.testing import StabiliserMachine
+from ape_pst_plugin.market import MarketPlan, open_market
+from ape_pst_plugin.testing import StabiliserMachine, StabiliserParams
 
 
 @pytest.fixture
@@ -25,3 +26,30 @@ def test_stabiliser_invariants(machine_env, fuzz_settings):
     if fuzz_settings.reproducible:
         # the default examples must reach every branch the invariants talk about
         assert seen["buy"] and seen["sell"] and seen["none"] and seen["slash"], dict(seen)
+
+
+class TightExposure(StabiliserMachine):
+    """The same machine on a listing that opens below the band (PE 6), with the tightest
+    exposure limit the contracts allow beside the widest capacity: net buying hits
+    `max_exposure_bps` within two buys (E1)."""
+
+    params = StabiliserParams(capacity_bps=2_500, max_exposure_bps=1_000, plan=MarketPlan(target_pe=6))
+
+
+@pytest.fixture
+def cheap_market(chain, accounts, protocol, admin, payer, trader, keeper, usdc):
+    """A listing whose history revenue puts it at PE 6, below the band, with its own merchant."""
+    merchant = accounts.generate_test_account()
+    accounts.provider.set_balance(merchant.address, 10**21)
+    market = open_market(chain, protocol, admin, merchant, payer, trader, keeper, usdc,
+                         plan=TightExposure.params.plan, symbol="CHEAP")
+    return market, merchant
+
+
+def test_exposure_limit_invariants(deployer, cheap_market, admin, payer, fuzz_settings):
+    market, merchant = cheap_market
+    env = TightExposure.prepare(market, admin=admin, merchant=merchant, payer=payer, deployer=deployer)
+    seen = TightExposure.run(env, fuzz_settings(max_examples=4, stateful_step_count=30))
+    print(dict(seen))
+    if fuzz_settings.reproducible:
+        assert seen["buy"] and seen["reserve: exposure limit reached"], dict(seen)

@@ -108,8 +108,6 @@ event ToleranceChanged:
     tolerance_bps: uint256
 
 
-BPS: constant(uint256) = c.BPS
-WAD: constant(uint256) = c.WAD
 MAX_VALIDITY: public(constant(uint256)) = c.MAX_VALIDITY
 # a verification record packs (issued_at << 192) | cap
 CAP_MASK: constant(uint256) = (1 << 192) - 1
@@ -264,7 +262,7 @@ def create_listing(
     )
     assert deployed == reserve, "factory: address prediction failed"
     deployed = create_from_blueprint(
-        VESTING_BLUEPRINT, token, merchant, reserve, supply - supply * c.RESERVE_ALLOCATION_BPS // BPS
+        VESTING_BLUEPRINT, token, merchant, reserve, supply - supply * c.RESERVE_ALLOCATION_BPS // c.BPS
     )
     assert deployed == vesting, "factory: address prediction failed"
     self._nonce = nonce + 6
@@ -326,8 +324,8 @@ def set_guardian(new_guardian: address):
 @pure
 def _required_stake(supply: uint256, initial_price: uint256, decimals: uint8) -> uint256:
     # market cap in 18-decimal settlement units, then scaled to the token's decimals
-    market_cap: uint256 = initial_price * supply // WAD
-    return market_cap * c.STAKE_BPS // BPS // 10 ** (18 - convert(decimals, uint256))
+    market_cap: uint256 = initial_price * supply // c.WAD
+    return market_cap * c.STAKE_BPS // c.BPS // 10 ** (18 - convert(decimals, uint256))
 
 
 # ---------------------------------------------------------------- revenue verifier
@@ -421,7 +419,7 @@ def verified_at(merchant: address) -> uint256:
 
 @internal
 def _verify(merchant: address, month_revenue: uint256):
-    cap: uint256 = month_revenue * (BPS + self.tolerance_bps) // BPS
+    cap: uint256 = month_revenue * (c.BPS + self.tolerance_bps) // c.BPS
     assert cap <= CAP_MASK, "factory: month revenue out of range"
     count: uint256 = self.verification_count[merchant]
     self._verifications[merchant][count] = (block.timestamp << 192) | cap

@@ -48,7 +48,6 @@ event TwapWindowChanged:
     max_age: uint256
 
 
-WAD: constant(uint256) = c.WAD
 Q112: constant(uint256) = 1 << 112
 
 PAIR: public(immutable(IUniswapV2Pair))
@@ -140,7 +139,7 @@ def update() -> bool:
     twap: uint256 = 0
     if last != 0:
         average: uint256 = unsafe_sub(cumulative, self.last_cumulative) // (block.timestamp - last)  # UQ112.112
-        twap = math._mul_div(average, WAD * SETTLEMENT_SCALE, Q112, False)
+        twap = math._mul_div(average, c.WAD * SETTLEMENT_SCALE, Q112, False)
     eps: uint256 = self._eps_now(self._period_earnings())
     assert twap <= HALF and eps <= HALF, "oracle: value out of range"
     self._values = (twap << 128) | eps
@@ -171,7 +170,7 @@ def spot_price() -> uint256:
     r_settlement: uint256 = 0
     r_token, r_settlement = self._reserves()
     assert r_token != 0, "oracle: pool has no liquidity"
-    return math._mul_div(r_settlement * SETTLEMENT_SCALE, WAD, r_token, False)
+    return math._mul_div(r_settlement * SETTLEMENT_SCALE, c.WAD, r_token, False)
 
 
 @external
@@ -207,7 +206,7 @@ def pe() -> uint256:
     values: uint256 = self._values
     clock: uint256 = self._clock
     eps: uint256 = self._defined_eps(values & HALF, clock)
-    return self._twap(values >> 128, clock) * WAD // eps
+    return self._twap(values >> 128, clock) * c.WAD // eps
 
 
 @external
@@ -348,7 +347,7 @@ def _eps_now(earnings: uint256) -> uint256:
     circulating: uint256 = staticcall TOKEN.totalSupply() - staticcall TOKEN.balanceOf(RESERVE)
     if circulating == 0 or earnings == 0:
         return 0
-    return math._mul_div(earnings * SETTLEMENT_SCALE, WAD, circulating, False)
+    return math._mul_div(earnings * SETTLEMENT_SCALE, c.WAD, circulating, False)
 
 
 @internal

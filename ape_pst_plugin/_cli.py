@@ -21,10 +21,9 @@ import click
 from ape.cli import ConnectedProviderCommand
 from ape.exceptions import Abort
 
-from ape_pst_plugin.constants import STATUS
+from ape_pst_plugin.constants import DAY, STATUS
 from ape_pst_plugin.exceptions import BadAmount, BadInput, PstError, UnknownAccount
 
-DAY = 86_400
 WAD_DECIMALS = 18
 
 

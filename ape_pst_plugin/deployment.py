@@ -9,13 +9,10 @@ from pathlib import Path
 from ape.api import AccountAPI
 from ape.contracts import ContractInstance
 
+from ape_pst_plugin.constants import BPS, RESERVE_ALLOCATION_BPS, STAKE_BPS, WAD  # noqa: F401 - re-exported
 from ape_pst_plugin.npm import npm_contract
 from ape_pst_plugin.uniswap import Uniswap
 
-WAD = 10**18
-BPS = 10_000
-RESERVE_ALLOCATION_BPS = 1_000
-STAKE_BPS = 500
 ZERO = "0x0000000000000000000000000000000000000000"
 BLUEPRINTS = ("ListingToken", "RevenueRouter", "RevenueStaking", "PEOracle", "Reserve", "MerchantVesting")
 

@@ -13,11 +13,11 @@ from ape.api import AccountAPI
 from ape.contracts import ContractInstance
 from eth_utils import to_checksum_address
 
+from ape_pst_plugin.constants import DAY
 from ape_pst_plugin.deployment import ZERO, Protocol, deploy_protocol
 from ape_pst_plugin.npm import npm_contract
 from ape_pst_plugin.uniswap import Uniswap
 
-DAY = 86_400
 EMPTY = b"\0" * 32
 #: The spec's delay on public networks; `scripts/deploy.py` refuses less than a day there.
 PUBLIC_MIN_DELAY = 2 * DAY

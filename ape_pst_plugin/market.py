@@ -7,11 +7,15 @@ from dataclasses import dataclass, field
 from ape.api import AccountAPI
 
 from ape_pst_plugin import pe as pem
-from ape_pst_plugin.deployment import RESERVE_ALLOCATION_BPS, Listing, Protocol, create_listing, required_stake
+from ape_pst_plugin.constants import DAY, WAD  # noqa: F401 - re-exported
+from ape_pst_plugin.deployment import (
+    RESERVE_ALLOCATION_BPS,
+    Listing,
+    Protocol,
+    create_listing,
+    required_stake,
+)
 from ape_pst_plugin.uniswap import add_liquidity, swap_exact_in
-
-WAD = 10**18
-DAY = 86_400
 
 
 @dataclass

@@ -21,11 +21,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ape_pst_plugin import pe as pem
+from ape_pst_plugin.constants import DAY, HOUR, PERIOD, WAD  # noqa: F401 - re-exported (report.py, tests)
 
-WAD = 10**18
-HOUR = 3_600
-DAY = 86_400
-PERIOD = 30 * DAY
 MAX = 2**256 - 1
 
 

@@ -23,17 +23,23 @@
 import re
 from collections import Counter
 from contextlib import contextmanager
-from unittest import mock
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
+from unittest import mock
 
 import pytest
 from ape.exceptions import ContractLogicError
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    invariant,
+    rule,
+    run_state_machine_as_test,
+)
 
 from ape_pst_plugin import pe as pem
+from ape_pst_plugin.constants import WAD  # noqa: F401 - re-exported
 from ape_pst_plugin.market import Market, MarketPlan
 from ape_pst_plugin.stabiliser_model import (
     ACTIVE,
@@ -45,7 +51,6 @@ from ape_pst_plugin.stabiliser_model import (
     StabiliserModel,
 )
 
-WAD = 10**18
 ORDER = b"\x09" * 32
 #: Revenue amounts are drawn in millionths of a settlement unit, then scaled to the token's decimals.
 MICRO = 10**6

@@ -38,9 +38,12 @@ test: install
 	ape pst fork start || exit 1; \
 	trap '[ -n "$$fork_pid" ] && kill $$fork_pid 2>/dev/null; ape pst fork stop' EXIT; \
 	( s=0; \
-	  ape test tests -m fork --network $(FORK) -p no:cacheprovider || s=1; \
-	  ape test tests/test_stabiliser_invariants.py --network $(FORK) -p no:cacheprovider || s=1; \
-	  ape test $(BESIDE) -p no:cacheprovider || s=1; \
+	  again() { "$$@" > .build/test-try.log 2>&1; r=$$?; cat .build/test-try.log; \
+	    if [ $$r -ne 0 ] && grep -q "RPCTimeoutError" .build/test-try.log; then \
+	      echo "anvil did not answer in time: running that command once more"; "$$@"; r=$$?; fi; return $$r; }; \
+	  again ape test tests -m fork --network $(FORK) -p no:cacheprovider || s=1; \
+	  again ape test tests/test_stabiliser_invariants.py --network $(FORK) -p no:cacheprovider || s=1; \
+	  again ape test $(BESIDE) -p no:cacheprovider || s=1; \
 	  exit $$s ) > .build/test-fork.log 2>&1 & fork_pid=$$!; \
 	echo "fork suite running in the background (log: .build/test-fork.log)"; \
 	ape test tests -m "not fork" $(addprefix --ignore=,$(BESIDE)) -p no:cacheprovider || status=1; \

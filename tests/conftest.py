@@ -24,6 +24,23 @@ def pytest_collection_modifyitems(items):
     items.sort(key=lambda item: item.path.name in RUN_LAST)  # stable: order within each group kept
 
 
+def _patient_anvil_start():
+    """ape waits 20 s for a freshly started anvil to answer; with the two halves of `make test`
+    side by side on two cores that was once not enough (both later sessions of the stand-in
+    half timed out in a clean-clone run). Wait up to 120 s instead."""
+    from ape_foundry.provider import FoundryProvider
+
+    start = FoundryProvider.start
+
+    def patient(self, timeout: int = 120):
+        return start(self, timeout=max(timeout, 120))
+
+    FoundryProvider.start = patient
+
+
+_patient_anvil_start()
+
+
 @pytest.fixture
 def deployer(accounts, networks):
     """A fresh, funded account for contracts a test deploys itself. Snapshots

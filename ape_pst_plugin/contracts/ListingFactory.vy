@@ -28,7 +28,11 @@ from snekmate.auth import ownable
 from snekmate.utils import create
 
 from modules import constants as c
+from modules import reserve_base
+from interfaces import IPEOracle
+from interfaces import IRevenueRouter
 from interfaces import IUniswapV2Factory
+from interfaces import IUniswapV2Pair
 from interfaces import IRevenueVerifier
 
 implements: IRevenueVerifier
@@ -61,18 +65,6 @@ struct Blueprints:
     oracle: address
     reserve: address
     vesting: address
-
-
-struct Wiring:
-    token: address
-    settlement: address
-    pair: address
-    oracle: address
-    router: address
-    staking: address
-    vesting: address
-    verifier: address
-    merchant: address
 
 
 struct Parties:
@@ -249,9 +241,10 @@ def create_listing(
     assert deployed == oracle, "factory: address prediction failed"
     deployed = create_from_blueprint(
         RESERVE_BLUEPRINT,
-        Wiring(
-            token=token, settlement=settlement, pair=pair, oracle=oracle, router=router, staking=staking,
-            vesting=vesting, verifier=self, merchant=merchant
+        reserve_base.Wiring(
+            token=IERC20(token), settlement=IERC20(settlement), pair=IUniswapV2Pair(pair), oracle=IPEOracle(oracle),
+            router=IRevenueRouter(router), staking=staking, vesting=vesting, verifier=IRevenueVerifier(self),
+            merchant=merchant
         ),
         decimals,
         stake,

@@ -102,6 +102,19 @@ class ChainMachine(RuleBasedStateMachine):
             self.head = self.now
 
 
+def counted_revenue_state(router, verifier, merchant) -> tuple[list, dict]:
+    """What a model of counted revenue starts from, read off the chain: the newest
+    verified-revenue record ``[(issued_at, cap)]`` and each period so far that has
+    counted payments, ``{period: [cap, non-insider gross]}``."""
+    verified_at = verifier.verified_at(merchant)
+    records = [(verified_at, verifier.verified_cap(merchant, verified_at))]
+    periods = {}
+    for p in range(router.current_period() + 1):
+        if gross := router.period_gross(p):
+            periods[p] = [router.period_cap(p), gross]
+    return records, periods
+
+
 # --- strategies --------------------------------------------------------------------
 #: Trader direction: True sells tokens into the pool, False buys them.
 trade_sides = st.booleans()
@@ -267,7 +280,7 @@ class StabiliserMachine(ChainMachine):
         r, f = self.reserve, self.factory
         start = self.router.START()
         current = self.router.current_period()
-        verified_at = f.verified_at(self.merchant)
+        records, periods = counted_revenue_state(self.router, f, self.merchant)
         self.month_revenue = f.month_revenue(self.merchant)  # the listing's first verified month: the verify rule's base
         self.model = StabiliserModel(
             start=start, decimals=self.decimals, supply=self.token.totalSupply(),
@@ -278,12 +291,9 @@ class StabiliserMachine(ChainMachine):
             max_age=self.oracle.max_age(), revenue_target=r.revenue_target_of(0), share_bps=self.router.share_bps(),
             listing_stake=r.LISTING_STAKE(), net_spent=r.net_spent(), status=r.status(),
             next_period=r.next_period(), misses=r.consecutive_misses(), held_for_fund=r.held_for_fund(),
-            records=[(verified_at, f.verified_cap(self.merchant, verified_at))],
+            records=records, periods=periods,
             targets=[(p, r.revenue_target_of(p)) for p in range(current + 1)],
         )
-        for p in range(current + 1):
-            if gross := self.router.period_gross(p):
-                self.model.periods[p] = [self.router.period_cap(p), gross]
         self.head = self.chain.blocks.head.timestamp
         self.now = self.head + 1
         # fresh verified revenue, a usual month of revenue in the running period, and a

@@ -12,7 +12,7 @@ from ape.exceptions import ContractLogicError
 from hypothesis.stateful import invariant, precondition, rule, run_state_machine_as_test
 
 from ape_pst_plugin import pe as pem
-from ape_pst_plugin.testing import ChainMachine
+from ape_pst_plugin.testing import ChainMachine, counted_revenue_state
 
 from revenue_model import DAY, RevenueModel
 
@@ -35,14 +35,9 @@ class RevenueMachine(ChainMachine):
         self.payers, self.stakers, self.jit = e["payers"], e["stakers"], e["jit"]
         self.merchant, self.reserve, self.factory, self.admin = e["merchant"], e["reserve"], e["factory"], e["admin"]
         self.month_revenue = self.factory.month_revenue(self.merchant)
-        verified_at = self.factory.verified_at(self.merchant)
-        self.model = RevenueModel(
-            vesting=self.staking.VESTING(), start=self.router.START(),
-            records=[(verified_at, self.factory.verified_cap(self.merchant, verified_at))],
-        )
-        for p in range(self.router.current_period() + 1):
-            if gross := self.router.period_gross(p):
-                self.model.periods[p] = [self.router.period_cap(p), gross]
+        records, periods = counted_revenue_state(self.router, self.factory, self.merchant)
+        self.model = RevenueModel(vesting=self.staking.VESTING(), start=self.router.START(), records=records,
+                                  periods=periods)
         self.model.last = self.now
 
     def _pay(self, payer, amount, insider=False):

@@ -325,7 +325,11 @@ def cli():
 @click.option("--threshold", type=int, default=None, help="Safe signatures needed. Default: a majority of owners.")
 @click.option("--min-delay", type=int, default=2 * DAY, show_default=True, help="Timelock delay, seconds.")
 @click.option("--guardian", default=None, callback=_address, help="May pause routers and stabilisers (default: none).")
-@click.option("--settlement", default=None, callback=_address, help="Default settlement token to record (like USDC).")
+@click.option(
+    "--settlement", default=None, callback=_address,
+    help="The protocol's settlement token (bonds, attested revenue, payments; like USDC). "
+    "Default: pst.deployments' settlement, or on a dev network a new test stablecoin.",
+)
 @json_option
 def deploy(network, account_alias, owners, threshold, min_delay, guardian, settlement, as_json):
     """Deploy the whole protocol: a DAO Safe, the timelock, the listing factory
@@ -363,8 +367,16 @@ def deploy(network, account_alias, owners, threshold, min_delay, guardian, settl
         uniswap = deploy_uniswap(deployer)
     else:
         raise BadInput(f"no Uniswap V2 configured for {network.name}: set pst.deployments in ape-config.yaml")
+    settlement = settlement or known["settlement"]
+    if not _has_code(settlement):
+        if not network.is_dev:
+            raise BadInput(f"no settlement token for {network.name}: give --settlement or set pst.deployments")
+        from ape_pst_plugin.deployment import _containers
+
+        settlement = deployer.deploy(_containers().TestStablecoin, "Test USD Coin", "USDC", 6).address
     protocol, governance = deploy_governed_protocol(
-        deployer, uniswap, owners=list(owners), threshold=threshold, min_delay=min_delay, guardian=guardian
+        deployer, uniswap, settlement, owners=list(owners), threshold=threshold, min_delay=min_delay,
+        guardian=guardian,
     )
     addresses = {
         "factory": protocol.factory.address,
@@ -372,11 +384,12 @@ def deploy(network, account_alias, owners, threshold, min_delay, guardian, settl
         "safe": governance.safe.address,
         "uniswap_factory": uniswap.factory.address,
         "uniswap_router": uniswap.router.address,
-        "settlement": settlement or known["settlement"],
+        "settlement": settlement,
     }
     path = save_record(addresses)
     fields = [Field(k, v) for k, v in addresses.items()]
     fields += [
+        Field("registry", protocol.registry.address),
         Field("safe_owners", list(owners), "\n".join(owners)),
         Field("threshold", threshold),
         Field("min_delay", min_delay, f"{min_delay} s"),

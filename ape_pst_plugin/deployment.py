@@ -9,6 +9,7 @@ from pathlib import Path
 from ape.api import AccountAPI
 from ape.contracts import ContractInstance
 
+from ape_pst_plugin import underwriting as uw
 from ape_pst_plugin.constants import BPS, RESERVE_ALLOCATION_BPS, STAKE_BPS, WAD  # noqa: F401 - re-exported
 from ape_pst_plugin.npm import npm_contract
 from ape_pst_plugin.uniswap import Uniswap
@@ -61,11 +62,22 @@ def _package_project():
 
 @dataclass
 class Protocol:
-    """A deployed protocol: the listing factory, its blueprints and the AMM."""
+    """A deployed protocol: the listing factory, the underwriting registry,
+    the listing blueprints and the AMM. ``agent`` is the risk agent
+    :func:`create_listing` attests merchants with when none is named
+    (see :func:`onboard_agent`)."""
 
     factory: ContractInstance
+    registry: ContractInstance
     blueprints: dict[str, str]
     uniswap: Uniswap
+    settlement: ContractInstance | None = None
+    """The protocol's settlement token (bonds, attested revenue, every listing's payments)."""
+    agent: AccountAPI | None = None
+
+    def __post_init__(self):
+        if self.settlement is None:
+            self.settlement = _erc20(self.registry.SETTLEMENT())
 
 
 @dataclass
@@ -91,14 +103,16 @@ class Listing:
         return self.vesting.release(to, amount, sender=merchant)
 
 
-def deploy_protocol(deployer: AccountAPI, uniswap: Uniswap, guardian: str | None = None) -> Protocol:
-    """Declares the listing blueprints (EIP-5202) and deploys the factory,
-    owned by ``deployer`` (governance hands it to the timelock)."""
-    return deploy_protocol_with(deployer, uniswap, guardian)
+def deploy_protocol(deployer: AccountAPI, uniswap: Uniswap, settlement, guardian: str | None = None) -> Protocol:
+    """Deploys the underwriting registry for ``settlement`` (the protocol's
+    settlement token), declares the listing blueprints (EIP-5202) and deploys
+    the factory; both owned by ``deployer`` (governance hands them to the
+    timelock)."""
+    return deploy_protocol_with(deployer, uniswap, settlement, guardian)
 
 
 def deploy_protocol_with(
-    deployer: AccountAPI, uniswap: Uniswap, guardian: str | None = None, overrides: dict | None = None
+    deployer: AccountAPI, uniswap: Uniswap, settlement, guardian: str | None = None, overrides: dict | None = None
 ) -> Protocol:
     """:func:`deploy_protocol`, with some listing blueprints replaced by
     other containers with the same constructor, e.g.
@@ -112,9 +126,11 @@ def deploy_protocol_with(
     blueprints = {
         name: deployer.declare(overrides.get(name) or getattr(project, name)).contract_address for name in BLUEPRINTS
     }
+    registry = deployer.deploy(project.UnderwritingRegistry, settlement)
     factory = deployer.deploy(
         project.ListingFactory,
         uniswap.factory,
+        registry,
         (
             blueprints["ListingToken"],
             blueprints["RevenueRouter"],
@@ -125,14 +141,78 @@ def deploy_protocol_with(
         ),
         guardian or ZERO,
     )
-    return Protocol(factory=factory, blueprints=blueprints, uniswap=uniswap)
+    registry.set_factory(factory, sender=deployer)
+    return Protocol(factory=factory, registry=registry, blueprints=blueprints, uniswap=uniswap, settlement=settlement)
 
 
-def required_stake(supply: int, initial_price: int, settlement_decimals: int) -> int:
-    """The merchant stake, 5% of ``initial_price * supply``, in settlement units
-    (the same integer maths as ``ListingFactory``)."""
+def required_stake(supply: int, initial_price: int, settlement_decimals: int, stake_bps: int = STAKE_BPS) -> int:
+    """The merchant stake, ``stake_bps`` (the grade's) of ``initial_price * supply``,
+    in settlement units (the same integer maths as ``ListingFactory``)."""
     market_cap = initial_price * supply // WAD
-    return market_cap * STAKE_BPS // BPS // 10 ** (18 - settlement_decimals)
+    return market_cap * stake_bps // BPS // 10 ** (18 - settlement_decimals)
+
+
+# ---------------------------------------------------------------- underwriting
+
+
+def onboard_agent(protocol: Protocol, admin: AccountAPI, agent: AccountAPI, bond: int, fund=None) -> AccountAPI:
+    """Allow-lists ``agent`` (``admin`` owns the registry), funds it with
+    ``fund(to, amount)`` (default: the test stablecoin's ``faucet``) and has it
+    post ``bond`` settlement units; it becomes ``protocol.agent``."""
+    registry, settlement = protocol.registry, protocol.settlement
+    if not registry.is_agent(agent):
+        registry.add_agent(agent, sender=admin)
+    if fund is None:
+        settlement.faucet(agent, bond, sender=agent)
+    else:
+        fund(agent, bond)
+    settlement.approve(registry, bond, sender=agent)
+    registry.post_bond(bond, sender=agent)
+    protocol.agent = agent
+    return agent
+
+
+def default_inputs(month_revenue: int, avg_monthly_revenue: int | None = None) -> uw.Inputs:
+    """A steady merchant (grade A): 24 months of history, CV 5%, growth +5%,
+    refunds 1%, largest channel 8%."""
+    return uw.Inputs(
+        history_months=24,
+        avg_monthly_revenue=month_revenue if avg_monthly_revenue is None else avg_monthly_revenue,
+        month_revenue=month_revenue,
+        volatility_bps=500,
+        growth_bps=500,
+        refund_bps=100,
+        top_channel_bps=800,
+    )
+
+
+def sign_attestation(
+    registry: ContractInstance, agent: AccountAPI, merchant: str, inputs: uw.Inputs, *, issued_at: int | None = None,
+    **fields,
+) -> tuple[uw.Attestation, bytes]:
+    """``agent``'s signed attestation of ``inputs`` for ``merchant``, with the
+    merchant's next nonce, issued at the head block's time unless told
+    otherwise (``fields``: ``validity``, ``nonce``, ``chain_id``, ``registry``,
+    ``merchant_id``, ``evidence_hash``, ``model_version``)."""
+    from ape import chain
+
+    fields.setdefault("nonce", registry.nonces(merchant))
+    fields.setdefault("chain_id", chain.chain_id)
+    fields.setdefault("registry", registry.address)
+    message = uw.attestation(
+        inputs, merchant=str(merchant), issued_at=chain.blocks.head.timestamp if issued_at is None else issued_at, **fields
+    )
+    return message, uw.signature_bytes(agent.sign_message(message))
+
+
+def attest(protocol: Protocol, merchant: str, inputs: uw.Inputs, *, agent: AccountAPI | None = None, sender=None, **fields):
+    """Signs (``agent``, default ``protocol.agent``) and submits an attestation
+    of ``inputs`` for ``merchant``; returns the receipt."""
+    agent = agent or protocol.agent
+    if agent is None:
+        raise ValueError("no risk agent: onboard_agent() first or pass agent=")
+    message, signature = sign_attestation(protocol.registry, agent, merchant, inputs, **fields)
+    return protocol.registry.submit(message.as_tuple(), signature, sender=sender or agent)
 
 
 def listing_at(protocol: Protocol, listing_id: int) -> Listing:
@@ -165,27 +245,34 @@ def create_listing(
     admin: AccountAPI,
     *,
     merchant: AccountAPI,
-    settlement: ContractInstance,
     name: str = "Acme Shop",
     symbol: str = "ACME",
     supply: int = 1_000_000 * WAD,
     initial_price: int = 2 * WAD,
-    revenue_target: int = 0,
     month_revenue: int | None = None,
+    inputs: uw.Inputs | None = None,
     payout: str | None = None,
+    agent: AccountAPI | None = None,
 ) -> Listing:
-    """Has ``merchant`` approve the stake and ``admin`` create the listing;
-    returns its contracts. ``month_revenue`` is the merchant's verified
-    revenue of its last full month (settlement units; default 100,000 whole
-    units), which caps its counted revenue."""
+    """Has the risk agent (``agent``, default ``protocol.agent``) attest the
+    merchant, ``merchant`` approve the grade's stake and ``admin`` create the
+    listing; returns its contracts. ``inputs`` are the attested data (default:
+    :func:`default_inputs` of ``month_revenue``, itself 100,000 whole
+    settlement units by default: a grade-A merchant at a listing PE of 14.8
+    for the default price and supply). With neither, a merchant that already
+    has a fresh attestation is listed on it."""
+    settlement = protocol.settlement
     decimals = settlement.decimals()
-    stake = required_stake(supply, initial_price, decimals)
-    if month_revenue is None:
-        month_revenue = 100_000 * 10**decimals
+    registry = protocol.registry
+    if inputs is not None or month_revenue is not None or not registry.is_fresh(merchant):
+        if inputs is None:
+            inputs = default_inputs(100_000 * 10**decimals if month_revenue is None else month_revenue)
+        attest(protocol, merchant, inputs, agent=agent)
+    terms = registry.listing_terms(merchant)
+    stake = required_stake(supply, initial_price, decimals, terms.stake_bps)
     settlement.approve(protocol.factory, stake, sender=merchant)
     receipt = protocol.factory.create_listing(
-        name, symbol, supply, initial_price, merchant, payout or merchant, settlement, revenue_target, month_revenue,
-        sender=admin,
+        name, symbol, supply, initial_price, merchant, payout or merchant, sender=admin,
     )
     event = receipt.events.filter(protocol.factory.ListingCreated)[0]
     listing = listing_at(protocol, event.id)

@@ -98,19 +98,30 @@ def deploy_timelock(deployer: AccountAPI, min_delay: int, proposer: str, admin: 
 def deploy_governed_protocol(
     deployer: AccountAPI,
     uniswap: Uniswap,
+    settlement,
     *,
     owners: Sequence[str],
     threshold: int,
     min_delay: int,
     guardian: str | None = None,
+    agents: Sequence[AccountAPI] = (),
+    agent_bond: int = 0,
+    fund=None,
 ) -> tuple[Protocol, Governance]:
-    """Deploys the Safe, the timelock and the protocol, makes the timelock the
-    factory's admin (and so the admin of every listing it creates), and
-    leaves the deployer with no role at all."""
+    """Deploys the Safe, the timelock and the protocol, allow-lists and bonds
+    the first risk ``agents`` (``agent_bond`` each, funded with ``fund(to,
+    amount)``, default the test stablecoin's faucet), makes the timelock the
+    admin of the factory (and so of every listing it creates) and of the
+    underwriting registry, and leaves the deployer with no role at all."""
+    from ape_pst_plugin.deployment import onboard_agent
+
     safe = deploy_safe(deployer, owners, threshold)
     timelock = deploy_timelock(deployer, min_delay, safe.address, admin=deployer.address)
-    protocol = deploy_protocol(deployer, uniswap, guardian=guardian)
+    protocol = deploy_protocol(deployer, uniswap, settlement, guardian=guardian)
+    for agent in agents:
+        onboard_agent(protocol, deployer, agent, agent_bond, fund=fund)
     protocol.factory.transfer_ownership(timelock, sender=deployer)
+    protocol.registry.transfer_ownership(timelock, sender=deployer)
     # the set-up admin role was only needed while wiring; nobody keeps it
     timelock.renounceRole(timelock.DEFAULT_ADMIN_ROLE(), deployer, sender=deployer)
     return protocol, Governance(safe=safe, timelock=timelock)

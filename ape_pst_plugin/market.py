@@ -2,6 +2,7 @@
 fresh TWAP and a funded reserve, plus the moves a scenario needs (time,
 trades, keeper rounds). Used by the tests, the demo and the benchmark."""
 
+import dataclasses
 from dataclasses import dataclass, field
 
 from ape.api import AccountAPI
@@ -13,6 +14,7 @@ from ape_pst_plugin.deployment import (
     Listing,
     Protocol,
     create_listing,
+    default_inputs,
     required_stake,
 )
 from ape_pst_plugin.uniswap import add_liquidity, swap_exact_in
@@ -28,10 +30,14 @@ class MarketPlan:
     target_pe: int = 10  # the history revenue makes the PE this at the pool price
     reserve_float: int = 50_000  # whole settlement units for buy-backs
     trader_tokens: int = 100_000 * WAD
-    revenue_target: int = 0
+    revenue_target: int | None = None
+    """Settlement units per period from period 1 on (governance sets it after
+    listing); default: the grade's, half the attested average revenue."""
     month_revenue: int | None = None
-    """Verified month revenue, whole settlement units (default: the history's
+    """Attested month revenue, whole settlement units (default: the history's
     gross, so the history counts in full)."""
+    volatility_bps: int = 2_500
+    """Attested volatility (CV): 2,500 puts the grade-A target ratio at its 50% floor."""
 
 
 @dataclass
@@ -114,6 +120,13 @@ def history_gross(plan: MarketPlan, circulating: int, decimals: int, share_bps: 
     return annual_holder * pem.PERIOD // pem.YEAR * pem.BPS // share_bps
 
 
+def listing_revenue(gross: int, target_pe: int) -> int:
+    """The attested average monthly revenue (R) that lists the market inside
+    grade A's PE range (8.5 .. 14.5) when the history's ``gross`` puts the
+    PE at ``target_pe``: ``gross`` itself when that is already inside."""
+    return gross * target_pe * 10 // min(max(target_pe * 10, 85), 145)
+
+
 def open_market(
     chain,
     protocol: Protocol,
@@ -140,15 +153,19 @@ def open_market(
     unit = 10**decimals
     supply = 1_000_000 * WAD
     price = plan.pool_settlement * unit * WAD // plan.pool_tokens * 10 ** (18 - decimals)
-    stake = required_stake(supply, price, decimals)
     circulating = supply - supply * RESERVE_ALLOCATION_BPS // pem.BPS
     gross = history_gross(plan, circulating, decimals)
     month_revenue = gross if plan.month_revenue is None else plan.month_revenue * unit
-    fund(merchant, stake + plan.pool_settlement * unit)
-    listing = create_listing(
-        protocol, admin, merchant=merchant, settlement=settlement, symbol=symbol, supply=supply,
-        initial_price=price, revenue_target=plan.revenue_target, month_revenue=month_revenue,
+    inputs = dataclasses.replace(
+        default_inputs(month_revenue, listing_revenue(gross, plan.target_pe)), volatility_bps=plan.volatility_bps
     )
+    # the grade's stake (at most 15% of the market cap) plus the pool's settlement side
+    fund(merchant, required_stake(supply, price, decimals, 1_500) + plan.pool_settlement * unit)
+    listing = create_listing(
+        protocol, admin, merchant=merchant, symbol=symbol, supply=supply, initial_price=price, inputs=inputs,
+    )
+    if plan.revenue_target is not None:
+        listing.reserve.set_revenue_target(plan.revenue_target, sender=admin)
     # the merchant's allocation vests: 25% is releasable at listing
     listing.release(merchant, merchant)
     add_liquidity(protocol.uniswap, merchant, listing.token, plan.pool_tokens, settlement, plan.pool_settlement * unit)

@@ -68,14 +68,15 @@ def verified_cap(month_revenue: int, tolerance_bps: int = DEFAULT_TOLERANCE_BPS)
     return month_revenue * (BPS + tolerance_bps) // BPS
 
 
-def cap_at(records: list[tuple[int, int]], at: int) -> int:
-    """The cap in force at `at`: the newest (issued_at, cap) record issued at or
-    before `at` while still fresh (younger than MAX_VALIDITY); 0 if none."""
-    issued = [(t, cap) for t, cap in records if t <= at]
-    if not issued:
+def cap_at(records: list[tuple[int, int, int]], at: int) -> int:
+    """The cap in force at `at` (``UnderwritingRegistry.verified_cap``): of the
+    (recorded_at, expires_at, cap) attestation records, the newest recorded
+    at or before `at`, if it has not expired by then; 0 if none."""
+    recorded = [r for r in records if r[0] <= at]
+    if not recorded:
         return 0
-    t, cap = issued[-1]
-    return cap if at - t < MAX_VALIDITY else 0
+    _, expires_at, cap = recorded[-1]
+    return cap if at < expires_at else 0
 
 
 def counted(non_insider_gross: int, cap: int) -> int:

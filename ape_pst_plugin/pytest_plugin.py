@@ -39,7 +39,7 @@ import pytest
 # a failing machine step should say which values differed, as in a test module
 pytest.register_assert_rewrite("ape_pst_plugin.testing", "ape_pst_plugin.stabiliser_model")
 
-from ape_pst_plugin.deployment import Protocol, _containers, deploy_protocol_with  # noqa: E402
+from ape_pst_plugin.deployment import Protocol, _containers, deploy_protocol_with, onboard_agent  # noqa: E402
 from ape_pst_plugin.market import Market, MarketPlan, open_market  # noqa: E402
 from ape_pst_plugin.testing import StabiliserMachine, fuzz_settings  # noqa: E402
 from ape_pst_plugin.uniswap import deploy_uniswap  # noqa: E402
@@ -57,6 +57,8 @@ class PstAccounts:
     payer: object
     trader: object
     keeper: object
+    agent: object
+    """The risk agent, allow-listed and bonded on ``pst``."""
 
 
 @pytest.fixture(scope="session")
@@ -69,7 +71,7 @@ def pst_accounts(accounts, networks):
         networks.provider.set_balance(account.address, 1_000 * ETHER)
         return account
 
-    return PstAccounts(*(fresh() for _ in range(6)))
+    return PstAccounts(*(fresh() for _ in range(7)))
 
 
 @pytest.fixture(scope="session")
@@ -93,12 +95,15 @@ def pst_blueprints():
 
 
 @pytest.fixture(scope="session")
-def pst(pst_accounts, pst_uniswap, pst_blueprints) -> Protocol:
-    """The PST protocol: listing blueprints and the factory, owned by
-    ``pst_accounts.admin``, guardian ``pst_accounts.guardian``."""
-    return deploy_protocol_with(
-        pst_accounts.admin, pst_uniswap, guardian=pst_accounts.guardian, overrides=pst_blueprints
-    )
+def pst(pst_accounts, pst_uniswap, pst_settlement, pst_blueprints) -> Protocol:
+    """The PST protocol: the underwriting registry, listing blueprints and
+    the factory, owned by ``pst_accounts.admin``, guardian
+    ``pst_accounts.guardian``; ``pst_accounts.agent`` is bonded for 500
+    listings of 2,000,000 settlement units of market cap."""
+    a = pst_accounts
+    protocol = deploy_protocol_with(a.admin, pst_uniswap, pst_settlement, guardian=a.guardian, overrides=pst_blueprints)
+    onboard_agent(protocol, a.admin, a.agent, 20_000_000 * 10 ** pst_settlement.decimals())
+    return protocol
 
 
 @pytest.fixture

@@ -127,7 +127,9 @@ def load_deployment() -> Deployment:
         governance = Governance(
             safe=npm_contract("Safe").at(addresses["safe"]), timelock=_containers().Timelock.at(addresses["timelock"])
         )
-    return Deployment(protocol=Protocol(factory=factory, blueprints={}, uniswap=uniswap), governance=governance, addresses=addresses)
+    registry = _containers().UnderwritingRegistry.at(factory.REGISTRY())
+    protocol = Protocol(factory=factory, registry=registry, blueprints={}, uniswap=uniswap)
+    return Deployment(protocol=protocol, governance=governance, addresses=addresses)
 
 
 def find_listing(deployment: Deployment, key: str) -> Listing:

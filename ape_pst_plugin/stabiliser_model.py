@@ -42,7 +42,7 @@ class StabiliserModel:
     max_deviation_bps: int = 1_000
     max_exposure_bps: int = 5_000
     share_bps: int = 1_000
-    records: list = field(default_factory=list)  # verified revenue: (issued_at, cap)
+    records: list = field(default_factory=list)  # attestations: (recorded_at, expires_at, cap)
     periods: dict = field(default_factory=dict)  # period -> [cap, non-insider gross]
     targets: list = field(default_factory=list)  # (from_period, target)
     last: Observation | None = None
@@ -73,12 +73,12 @@ class StabiliserModel:
         return (now - self.start) // PERIOD
 
     # --- units and formulas: counted revenue ----------------------------------------
-    def verify(self, now: int, cap: int) -> None:
-        """A verified month revenue record (the cap) issued now."""
-        self.records.append((now, cap))
+    def verify(self, now: int, cap: int, expires_at: int) -> None:
+        """An attestation of the merchant's month revenue (its cap), recorded now."""
+        self.records.append((now, expires_at, cap))
 
     def fresh(self, now: int) -> bool:
-        return bool(self.records) and now - self.records[-1][0] < pem.MAX_VALIDITY
+        return bool(self.records) and now < self.records[-1][1]
 
     def pay(self, now: int, gross: int, insider: bool = False) -> int:
         holder = gross * self.share_bps // pem.BPS

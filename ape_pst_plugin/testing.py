@@ -102,12 +102,27 @@ class ChainMachine(RuleBasedStateMachine):
             self.head = self.now
 
 
-def counted_revenue_state(router, verifier, merchant) -> tuple[list, dict]:
-    """What a model of counted revenue starts from, read off the chain: the newest
-    verified-revenue record ``[(issued_at, cap)]`` and each period so far that has
-    counted payments, ``{period: [cap, non-insider gross]}``."""
-    verified_at = verifier.verified_at(merchant)
-    records = [(verified_at, verifier.verified_cap(merchant, verified_at))]
+def attest_month(machine: ChainMachine, month_revenue: int, validity: int = 30 * DAY) -> int:
+    """``machine.agent`` attests ``machine.merchant``'s ``month_revenue`` to
+    ``machine.registry`` (with the average revenue attested at listing) at
+    the machine's clock; returns the expiry."""
+    from ape_pst_plugin.deployment import default_inputs, sign_attestation
+
+    inputs = default_inputs(month_revenue, machine.avg_monthly_revenue)
+    message, signature = sign_attestation(
+        machine.registry, machine.agent, machine.merchant, inputs, issued_at=machine.now, validity=validity
+    )
+    machine.send(machine.registry.submit, message.as_tuple(), signature, sender=machine.agent)
+    return machine.now + validity
+
+
+def counted_revenue_state(router, registry, merchant) -> tuple[list, dict]:
+    """What a model of counted revenue starts from, read off the chain: the
+    merchant's newest attestation record ``[(recorded_at, expires_at, cap)]``
+    and each period so far that has counted payments,
+    ``{period: [cap, non-insider gross]}``."""
+    latest = registry.latest(merchant)
+    records = [(latest.recorded_at, latest.expires_at, registry.verified_cap(merchant, latest.recorded_at))]
     periods = {}
     for p in range(router.current_period() + 1):
         if gross := router.period_gross(p):
@@ -280,8 +295,11 @@ class StabiliserMachine(ChainMachine):
         r, f = self.reserve, self.factory
         start = self.router.START()
         current = self.router.current_period()
-        records, periods = counted_revenue_state(self.router, f, self.merchant)
-        self.month_revenue = f.month_revenue(self.merchant)  # the listing's first verified month: the verify rule's base
+        self.registry, self.agent = m.protocol.registry, m.protocol.agent
+        records, periods = counted_revenue_state(self.router, self.registry, self.merchant)
+        # the listing's attested month and average: the verify rule's base
+        latest = self.registry.latest(self.merchant)
+        self.month_revenue, self.avg_monthly_revenue = latest.month_revenue, latest.avg_monthly_revenue
         self.model = StabiliserModel(
             start=start, decimals=self.decimals, supply=self.token.totalSupply(),
             inventory=r.inventory(), stake=r.stake(), free=r.free_balance(), pe_low=r.pe_low(),
@@ -370,10 +388,10 @@ class StabiliserMachine(ChainMachine):
 
     @rule(ratio=verified_ratios)
     def verify(self, ratio):
-        """The verifier records a month revenue (W2: some far below the target)."""
+        """The risk agent attests a month revenue, valid 30 days (W2: some far below the target)."""
         month_revenue = self.month_revenue * ratio // 100
-        self.send(self.factory.set_month_revenue, self.merchant, month_revenue, sender=self.admin)
-        self.model.verify(self.now, pem.verified_cap(month_revenue, self.factory.tolerance_bps()))
+        expires_at = attest_month(self, month_revenue)
+        self.model.verify(self.now, pem.verified_cap(month_revenue, self.registry.tolerance_bps()), expires_at)
 
     @rule(ratio=st.sampled_from([0, 50, 100, 200]))
     def set_target(self, ratio):

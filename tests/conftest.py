@@ -2,7 +2,7 @@ import os
 
 import pytest
 
-from ape_pst_plugin.deployment import create_listing, deploy_protocol
+from ape_pst_plugin.deployment import create_listing, deploy_protocol, onboard_agent
 from ape_pst_plugin.testing import fuzz_settings as plugin_fuzz_settings
 from ape_pst_plugin.uniswap import deploy_uniswap
 
@@ -137,8 +137,26 @@ def uniswap(admin, on_standin):
 
 
 @pytest.fixture(scope="session")
-def protocol(admin, guardian, uniswap):
-    return deploy_protocol(admin, uniswap, guardian=guardian)
+def agent(accounts, networks):
+    """The risk agent of `protocol` (allow-listed, bonded): it attests every
+    merchant the fixtures list."""
+    account = accounts.generate_test_account()
+    networks.provider.set_balance(account.address, 10**21)
+    return account
+
+
+@pytest.fixture(scope="session")
+def protocol(admin, guardian, uniswap, usdc, agent):
+    """The protocol owned by `admin`, with `agent` bonded for 500 listings of
+    the fixtures' size (2,000,000 USDC market cap each)."""
+    deployed = deploy_protocol(admin, uniswap, usdc, guardian=guardian)
+    onboard_agent(deployed, admin, agent, 20_000_000 * USDC)
+    return deployed
+
+
+@pytest.fixture(scope="session")
+def registry(protocol):
+    return protocol.registry
 
 
 @pytest.fixture(scope="session")
@@ -151,14 +169,15 @@ def safe_owners(accounts):
 
 
 @pytest.fixture(scope="session")
-def governed(admin, uniswap, guardian, safe_owners):
+def governed(admin, uniswap, usdc, guardian, safe_owners, agent):
     """The protocol as `scripts/deploy.py` leaves it: a 2-of-3 Safe proposes to
-    the timelock (2-day delay), the timelock owns the factory, the deployer
-    keeps no role."""
+    the timelock (2-day delay), the timelock owns the factory and the
+    registry, the deployer keeps no role. `agent` is bonded on it."""
     from ape_pst_plugin.governance import deploy_governed_protocol
 
     return deploy_governed_protocol(
-        admin, uniswap, owners=[o.address for o in safe_owners], threshold=2, min_delay=2 * 86_400, guardian=guardian
+        admin, uniswap, usdc, owners=[o.address for o in safe_owners], threshold=2, min_delay=2 * 86_400,
+        guardian=guardian, agents=[agent], agent_bond=20_000_000 * USDC,
     )
 
 
@@ -167,13 +186,15 @@ def governed_listing(governed, safe_owners, merchant, usdc, admin, chain):
     """A listing created the governed way: the merchant approves the stake,
     the Safe schedules `create_listing`, anyone executes after the delay."""
     from ape_pst_plugin import governance as gov
-    from ape_pst_plugin.deployment import listing_at, required_stake
+    from ape_pst_plugin.deployment import attest, default_inputs, listing_at, required_stake
 
     protocol, governance = governed
+    attest(protocol, merchant, default_inputs(100_000 * USDC))
     usdc.faucet(merchant, 10_000_000 * USDC, sender=merchant)
-    usdc.approve(protocol.factory, required_stake(10**6 * 10**18, 2 * 10**18, 6), sender=merchant)
+    stake_bps = protocol.registry.listing_terms(merchant).stake_bps
+    usdc.approve(protocol.factory, required_stake(10**6 * 10**18, 2 * 10**18, 6, stake_bps), sender=merchant)
     data = protocol.factory.create_listing.encode_input(
-        "Governed Shop", "GOV", 10**6 * 10**18, 2 * 10**18, merchant, merchant, usdc, 0, 100_000 * USDC
+        "Governed Shop", "GOV", 10**6 * 10**18, 2 * 10**18, merchant, merchant
     )
     gov.propose(governance, protocol.factory.address, data, safe_owners[:2], sender=safe_owners[0])
     chain.pending_timestamp += 2 * 86_400
@@ -189,7 +210,7 @@ def factory(protocol):
 @pytest.fixture(scope="session")
 def listing(protocol, admin, merchant, usdc, payer, stakers):
     usdc.faucet(merchant, 10_000_000 * USDC, sender=merchant)
-    new = create_listing(protocol, admin, merchant=merchant, settlement=usdc)
+    new = create_listing(protocol, admin, merchant=merchant)
     usdc.faucet(payer, 10**12 * USDC, sender=payer)
     usdc.approve(new.router, 2**256 - 1, sender=payer)
     for staker in stakers:
@@ -205,7 +226,7 @@ def fresh_listing(protocol, admin, merchant, usdc, payer, stakers):
     periods or need a period 0 that starts now). Merchant, payer and stakers as
     for `listing`; the verified month revenue is 100,000 USDC (cap 105,000)."""
     usdc.faucet(merchant, 1_000_000 * USDC, sender=merchant)
-    new = create_listing(protocol, admin, merchant=merchant, settlement=usdc, symbol="NEW")
+    new = create_listing(protocol, admin, merchant=merchant, symbol="NEW")
     usdc.faucet(payer, 10**9 * USDC, sender=payer)
     usdc.approve(new.router, 2**256 - 1, sender=payer)
     for staker in stakers:

@@ -28,7 +28,7 @@ class RevenueModel:
     to_reserve: int = 0
     streamed: Fraction = Fraction(0)
     start: int = 0
-    records: list[tuple[int, int]] = field(default_factory=list)  # verified revenue: (issued_at, cap)
+    records: list[tuple[int, int, int]] = field(default_factory=list)  # attestations: (recorded_at, expires_at, cap)
     periods: dict[int, list[int]] = field(default_factory=dict)  # period -> [cap, non-insider gross]
 
     @property

@@ -12,7 +12,7 @@ from ape.exceptions import ContractLogicError
 from hypothesis.stateful import invariant, precondition, rule, run_state_machine_as_test
 
 from ape_pst_plugin import pe as pem
-from ape_pst_plugin.testing import ChainMachine, counted_revenue_state
+from ape_pst_plugin.testing import ChainMachine, attest_month, counted_revenue_state
 
 from revenue_model import DAY, RevenueModel
 
@@ -34,8 +34,10 @@ class RevenueMachine(ChainMachine):
         self.router, self.staking, self.usdc = self.listing.router, self.listing.staking, self.listing.settlement
         self.payers, self.stakers, self.jit = e["payers"], e["stakers"], e["jit"]
         self.merchant, self.reserve, self.factory, self.admin = e["merchant"], e["reserve"], e["factory"], e["admin"]
-        self.month_revenue = self.factory.month_revenue(self.merchant)
-        records, periods = counted_revenue_state(self.router, self.factory, self.merchant)
+        self.registry, self.agent = e["registry"], e["agent"]
+        latest = self.registry.latest(self.merchant)
+        self.month_revenue, self.avg_monthly_revenue = latest.month_revenue, latest.avg_monthly_revenue
+        records, periods = counted_revenue_state(self.router, self.registry, self.merchant)
         self.model = RevenueModel(vesting=self.staking.VESTING(), start=self.router.START(), records=records,
                                   periods=periods)
         self.model.last = self.now
@@ -73,10 +75,10 @@ class RevenueMachine(ChainMachine):
 
     @rule(ratio=st.sampled_from([0, 10, 100, 1_000]))
     def verify(self, ratio):
-        """The verifier records the merchant's month revenue (a percentage of its listing month)."""
+        """The risk agent attests the merchant's month revenue (a percentage of its listing month)."""
         month_revenue = self.month_revenue * ratio // 100
-        self.send(self.factory.set_month_revenue, self.merchant, month_revenue, sender=self.admin)
-        self.model.records.append((self.now, pem.verified_cap(month_revenue, self.factory.tolerance_bps())))
+        expires_at = attest_month(self, month_revenue)
+        self.model.records.append((self.now, expires_at, pem.verified_cap(month_revenue, self.registry.tolerance_bps())))
 
     @rule(amount=st.integers(1, 5_000 * WAD))
     def merchant_stakes(self, amount):
@@ -189,7 +191,8 @@ def machine_env(chain, listing, accounts, admin, merchant, payer, stakers, usdc,
     listing.release(merchant, jit, 10_000 * WAD)
     listing.token.approve(listing.staking, 2**256 - 1, sender=jit)
     return dict(chain=chain, listing=listing, payers=[payer, second_payer], stakers=stakers, jit=jit,
-                merchant=merchant, reserve=listing.reserve, factory=protocol.factory, admin=admin)
+                merchant=merchant, reserve=listing.reserve, factory=protocol.factory, admin=admin,
+                registry=protocol.registry, agent=protocol.agent)
 
 
 def test_revenue_invariants(machine_env, fuzz_settings):

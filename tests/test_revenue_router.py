@@ -77,7 +77,7 @@ def test_parties_are_wired(listing, router, factory, usdc):
     assert router.MERCHANT() == listing.merchant
     assert router.VESTING() == listing.vesting.address
     assert router.RESERVE() == listing.reserve.address
-    assert router.VERIFIER() == factory.address
+    assert router.VERIFIER() == factory.REGISTRY()
     assert router.PERIOD() == 30 * DAY
 
 

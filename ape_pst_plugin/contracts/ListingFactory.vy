@@ -5,21 +5,19 @@
 @custom:contract-name ListingFactory
 @license GNU Affero General Public License v3.0 only
 @notice The registry of PST listings. `create_listing` (admin only: the
-        governance timelock, so a listing needs DAO approval) deploys one
+        governance timelock, so a listing needs DAO approval) lists a
+        merchant on the terms of its fresh attestation in the
+        `UnderwritingRegistry`: the grade sets the performance stake (bps of
+        `initial_price * supply`), the revenue target (a ratio of the
+        attested average monthly revenue) and the protection premium, and the
+        listing PE (initial price over EPS from that revenue) must lie
+        between `pe_low` and the grade's highest listing PE. It deploys the
         listing's token, revenue router, staking distributor, PE oracle,
         ALAR reserve and merchant vesting from blueprints, creates (or finds)
-        the token's Uniswap V2 pair with the settlement token, and pulls the
-        merchant's performance stake into the reserve, checking that exactly
-        the stake arrived (fee-on-transfer and rebasing settlement tokens are
-        refused).
-        Until the underwriting registry serves attestations, the factory is
-        the listings' revenue verifier: the admin records a merchant's
-        verified month revenue (at listing, then at least every
-        `MAX_VALIDITY`), and routers cap counted revenue at it plus
-        `tolerance_bps`, through the same `IRevenueVerifier` views. A
-        merchant's revenue is verified in one settlement token (its first
-        listing's), so a later listing in a token of other decimals cannot
-        rescale an earlier listing's cap.
+        the token's Uniswap V2 pair with the protocol's settlement token, and
+        pulls the stake from the merchant into the reserve, checking that
+        exactly the stake arrived (fee-on-transfer and rebasing settlement
+        tokens are refused).
 """
 
 from ethereum.ercs import IERC20
@@ -34,8 +32,6 @@ from interfaces import IRevenueRouter
 from interfaces import IUniswapV2Factory
 from interfaces import IUniswapV2Pair
 from interfaces import IRevenueVerifier
-
-implements: IRevenueVerifier
 
 initializes: ownable
 
@@ -56,6 +52,8 @@ struct Listing:
     settlement: address
     merchant: address
     created_at: uint256
+    grade: uint256
+    premium_bps: uint256
 
 
 struct Blueprints:
@@ -87,22 +85,25 @@ event ListingCreated:
     vesting: address
     pair: address
     stake: uint256
+    grade: uint256
+    revenue_target: uint256
 
 
-event MonthRevenueVerified:
-    merchant: indexed(address)
-    month_revenue: uint256
-    cap: uint256
-    issued_at: uint256
+# the registry's answer to `record_listing` (UnderwritingRegistry.ListingTerms)
+struct ListingTerms:
+    agent: address
+    grade: uint256
+    stake_bps: uint256
+    target_ratio_bps: uint256
+    max_listing_pe: uint256
+    premium_bps: uint256
+    avg_monthly_revenue: uint256
 
 
-event ToleranceChanged:
-    tolerance_bps: uint256
+interface IUnderwritingRegistry:
+    def SETTLEMENT() -> address: view
+    def record_listing(merchant: address, reserve: address, market_cap: uint256) -> ListingTerms: nonpayable
 
-
-MAX_VALIDITY: public(constant(uint256)) = c.MAX_VALIDITY
-# a verification record packs (issued_at << 192) | cap
-CAP_MASK: constant(uint256) = (1 << 192) - 1
 
 UNISWAP_FACTORY: public(immutable(IUniswapV2Factory))
 TOKEN_BLUEPRINT: public(immutable(address))
@@ -111,17 +112,13 @@ STAKING_BLUEPRINT: public(immutable(address))
 ORACLE_BLUEPRINT: public(immutable(address))
 RESERVE_BLUEPRINT: public(immutable(address))
 VESTING_BLUEPRINT: public(immutable(address))
+REGISTRY: public(immutable(IUnderwritingRegistry))
+SETTLEMENT: public(immutable(address))
 
 listing_count: public(uint256)
 listings: public(HashMap[uint256, Listing])
 listing_id_of_token: public(HashMap[address, uint256])  # id + 1; 0 = unknown
 guardian: public(address)
-tolerance_bps: public(uint256)
-month_revenue: public(HashMap[address, uint256])
-# the settlement token a merchant's verified revenue is denominated in (its first listing's)
-revenue_token: public(HashMap[address, address])
-verification_count: public(HashMap[address, uint256])
-_verifications: HashMap[address, HashMap[uint256, uint256]]
 
 # CREATE nonce of this contract (EIP-161: starts at 1). The factory predicts
 # the addresses of a listing's five contracts so that each can hold the
@@ -130,14 +127,18 @@ _nonce: uint256
 
 
 @deploy
-def __init__(uniswap_factory: IUniswapV2Factory, blueprints: Blueprints, guardian_: address):
+def __init__(uniswap_factory: IUniswapV2Factory, registry: IUnderwritingRegistry, blueprints: Blueprints, guardian_: address):
     """
-    @notice Sets the AMM and the blueprints every listing is deployed from.
+    @notice Sets the AMM, the underwriting registry and the blueprints every
+            listing is deployed from.
     @param uniswap_factory The Uniswap V2 factory whose pairs listings trade on.
+    @param registry The underwriting registry: attestations, terms, the
+           revenue verifier of every listing and its settlement token.
     @param blueprints EIP-5202 blueprints of the six listing contracts.
     @param guardian_ The pause guardian handed to each new router and reserve.
     """
     assert uniswap_factory.address != empty(address), "factory: uniswap factory is the zero address"
+    assert registry.address != empty(address), "factory: registry is the zero address"
     assert blueprints.token != empty(address), "factory: blueprint is the zero address"
     assert blueprints.router != empty(address), "factory: blueprint is the zero address"
     assert blueprints.staking != empty(address), "factory: blueprint is the zero address"
@@ -152,8 +153,9 @@ def __init__(uniswap_factory: IUniswapV2Factory, blueprints: Blueprints, guardia
     ORACLE_BLUEPRINT = blueprints.oracle
     RESERVE_BLUEPRINT = blueprints.reserve
     VESTING_BLUEPRINT = blueprints.vesting
+    REGISTRY = registry
+    SETTLEMENT = staticcall registry.SETTLEMENT()
     self.guardian = guardian_
-    self.tolerance_bps = c.DEFAULT_TOLERANCE_BPS
     self._nonce = 1
 
 
@@ -166,45 +168,44 @@ def create_listing(
     initial_price: uint256,
     merchant: address,
     payout: address,
-    settlement: address,
-    revenue_target: uint256,
-    month_revenue: uint256,
 ) -> uint256:
     """
-    @notice Lists a merchant: deploys its token, router, staking, oracle,
-            reserve and vesting, mints the supply (10% to the reserve's
-            inventory, the rest to the merchant's vesting), creates the
-            Uniswap V2 pair, records the merchant's verified month revenue
-            and pulls the performance stake (5% of `initial_price * supply`)
-            from the merchant into the reserve. Admin only. The merchant
-            must have approved this factory for the stake.
+    @notice Lists a merchant on the terms of its fresh attestation: deploys
+            its token, router, staking, oracle, reserve and vesting, mints
+            the supply (10% to the reserve's inventory, the rest to the
+            merchant's vesting), creates the Uniswap V2 pair and pulls the
+            grade's performance stake from the merchant into the reserve.
+            Admin only. The merchant must have approved this factory for
+            the stake (`quote`).
     @param name Token name.
     @param symbol Token symbol.
     @param supply Fixed token supply, 18 decimals, at most 2**96 - 1.
     @param initial_price Settlement token per listing token, 18 decimals.
     @param merchant The merchant: gets the token supply, posts the stake.
     @param payout Where the merchant's part of every payment goes.
-    @param settlement The payment token (at most 18 decimals).
-    @param revenue_target Gross revenue per 30-day period the merchant commits to.
-    @param month_revenue The merchant's verified revenue of its last full
-           month, settlement units (> 0): caps counted revenue.
     @return The new listing's id.
     """
     ownable._check_owner()
     assert merchant != empty(address), "factory: merchant is the zero address"
     assert payout != empty(address), "factory: payout is the zero address"
-    assert settlement != empty(address), "factory: settlement is the zero address"
     assert supply != 0, "factory: zero supply"
     assert supply <= c.MAX_SUPPLY, "factory: supply above 2**96 - 1"
     assert initial_price != 0, "factory: zero price"
-    assert month_revenue != 0, "factory: zero month revenue"
-    denominated: address = self.revenue_token[merchant]
-    assert denominated == empty(address) or denominated == settlement, "factory: merchant's verified revenue is in another settlement token"
+    settlement: address = SETTLEMENT
     decimals: uint8 = staticcall IERC20Detailed(settlement).decimals()
-    assert decimals <= c.MAX_SETTLEMENT_DECIMALS, "factory: settlement token has more than 18 decimals"
 
-    stake: uint256 = self._required_stake(supply, initial_price, decimals)
+    # the registry binds the attesting agent's bond to this listing
+    market_cap: uint256 = initial_price * supply // c.WAD
+    terms: ListingTerms = extcall REGISTRY.record_listing(
+        merchant, create._compute_create_address_self(self._nonce + 4), market_cap
+    )
+    assert terms.grade != 0, "factory: grade below D"
+    pe: uint256 = self._listing_pe(supply, initial_price, terms.avg_monthly_revenue, decimals)
+    assert pe >= c.DEFAULT_PE_LOW, "factory: listing PE below pe_low"
+    assert pe <= terms.max_listing_pe, "factory: listing PE above the grade's highest"
+    stake: uint256 = self._stake(market_cap, terms.stake_bps, decimals)
     assert stake != 0, "factory: stake rounds to zero"
+    revenue_target: uint256 = terms.avg_monthly_revenue * terms.target_ratio_bps // c.BPS
 
     nonce: uint256 = self._nonce
     staking: address = create._compute_create_address_self(nonce + 1)
@@ -228,7 +229,7 @@ def create_listing(
     deployed = create_from_blueprint(
         ROUTER_BLUEPRINT,
         settlement,
-        Parties(staking=staking, merchant=merchant, payout=payout, vesting=vesting, reserve=reserve, verifier=self),
+        Parties(staking=staking, merchant=merchant, payout=payout, vesting=vesting, reserve=reserve, verifier=REGISTRY.address),
         c.DEFAULT_SHARE_BPS,
         c.PERIOD,
         owner,
@@ -243,12 +244,12 @@ def create_listing(
         RESERVE_BLUEPRINT,
         reserve_base.Wiring(
             token=IERC20(token), settlement=IERC20(settlement), pair=IUniswapV2Pair(pair), oracle=IPEOracle(oracle),
-            router=IRevenueRouter(router), staking=staking, vesting=vesting, verifier=IRevenueVerifier(self),
+            router=IRevenueRouter(router), staking=staking, vesting=vesting, verifier=IRevenueVerifier(REGISTRY.address),
             merchant=merchant
         ),
         decimals,
         stake,
-        c.STAKE_BPS,
+        terms.stake_bps,
         revenue_target,
         owner,
         guardian,
@@ -259,8 +260,6 @@ def create_listing(
     )
     assert deployed == vesting, "factory: address prediction failed"
     self._nonce = nonce + 6
-    self.revenue_token[merchant] = settlement
-    self._verify(merchant, month_revenue)
 
     before: uint256 = staticcall IERC20(settlement).balanceOf(reserve)
     assert extcall IERC20(settlement).transferFrom(merchant, reserve, stake, default_return_value=True), "factory: stake transfer failed"
@@ -279,26 +278,29 @@ def create_listing(
         settlement=settlement,
         merchant=merchant,
         created_at=block.timestamp,
+        grade=terms.grade,
+        premium_bps=terms.premium_bps,
     )
     self.listing_id_of_token[token] = id + 1
     self.listing_count = id + 1
     log ListingCreated(
         id=id, token=token, merchant=merchant, router=router, staking=staking, oracle=oracle, reserve=reserve,
-        vesting=vesting, pair=pair, stake=stake
+        vesting=vesting, pair=pair, stake=stake, grade=terms.grade, revenue_target=revenue_target
     )
     return id
 @external
 @view
-def required_stake(supply: uint256, initial_price: uint256, settlement_decimals: uint8) -> uint256:
+def listing_pe(supply: uint256, initial_price: uint256, avg_monthly_revenue: uint256) -> uint256:
     """
-    @notice The performance stake for a listing: 5% of
-            `initial_price * supply`, in settlement token units.
+    @notice The PE a listing starts at: `initial_price` over the EPS of one
+            period whose counted revenue is `avg_monthly_revenue` (the
+            attested R), with 90% of `supply` circulating. Wad.
     @param supply Token supply, 18 decimals.
     @param initial_price Settlement per token, 18 decimals.
-    @param settlement_decimals Decimals of the settlement token (<= 18).
+    @param avg_monthly_revenue R, settlement units (> 0).
     """
-    assert settlement_decimals <= c.MAX_SETTLEMENT_DECIMALS, "factory: settlement token has more than 18 decimals"
-    return self._required_stake(supply, initial_price, settlement_decimals)
+    assert avg_monthly_revenue != 0, "factory: zero revenue"
+    return self._listing_pe(supply, initial_price, avg_monthly_revenue, staticcall IERC20Detailed(SETTLEMENT).decimals())
 
 
 @external
@@ -315,107 +317,17 @@ def set_guardian(new_guardian: address):
 
 @internal
 @pure
-def _required_stake(supply: uint256, initial_price: uint256, decimals: uint8) -> uint256:
-    # market cap in 18-decimal settlement units, then scaled to the token's decimals
-    market_cap: uint256 = initial_price * supply // c.WAD
-    return market_cap * c.STAKE_BPS // c.BPS // 10 ** (18 - convert(decimals, uint256))
-
-
-# ---------------------------------------------------------------- revenue verifier
-
-
-@external
-def set_month_revenue(merchant: address, month_revenue: uint256):
-    """
-    @notice Records `merchant`'s verified revenue of its last full month,
-            issued now; fresh for `MAX_VALIDITY`. Admin only (timelock).
-    @param merchant A listed merchant.
-    @param month_revenue Units of the merchant's settlement token (`revenue_token`;
-           0: the merchant has no verified revenue).
-    """
-    ownable._check_owner()
-    assert merchant != empty(address), "factory: merchant is the zero address"
-    self._verify(merchant, month_revenue)
-
-
-@external
-def set_tolerance_bps(tolerance_bps_: uint256):
-    """
-    @notice Sets how far counted revenue may exceed verified month revenue,
-            for records issued from now on. Admin only (timelock).
-    @param tolerance_bps_ Basis points, 0..2000.
-    """
-    ownable._check_owner()
-    assert tolerance_bps_ <= c.MAX_TOLERANCE_BPS, "factory: tolerance_bps out of bounds"
-    self.tolerance_bps = tolerance_bps_
-    log ToleranceChanged(tolerance_bps=tolerance_bps_)
-
-
-@external
-@view
-def verified_cap(merchant: address, at: uint256) -> uint256:
-    """
-    @notice The cap on `merchant`'s counted revenue for a period starting
-            at `at`: `month_revenue * (10_000 + tolerance_bps) // 10_000` of
-            the newest record issued at or before `at` and still fresh then
-            (younger than `MAX_VALIDITY`); 0 if none.
-    @param merchant The merchant.
-    @param at A timestamp (a period's start).
-    """
-    count: uint256 = self.verification_count[merchant]
-    if count == 0:
-        return 0
-    # binary search for the newest record issued at or before `at`
-    lo: uint256 = 0
-    hi: uint256 = count
-    for _: uint256 in range(64):
-        if lo >= hi:
-            break
-        mid: uint256 = (lo + hi) // 2
-        if self._verifications[merchant][mid] >> 192 <= at:
-            lo = mid + 1
-        else:
-            hi = mid
-    if lo == 0:
-        return 0
-    record: uint256 = self._verifications[merchant][lo - 1]
-    if at - (record >> 192) >= c.MAX_VALIDITY:
-        return 0
-    return record & CAP_MASK
-
-
-@external
-@view
-def is_fresh(merchant: address) -> bool:
-    """
-    @notice Whether `merchant`'s newest record is younger than `MAX_VALIDITY`.
-    @param merchant The merchant.
-    """
-    count: uint256 = self.verification_count[merchant]
-    if count == 0:
-        return False
-    return block.timestamp - (self._verifications[merchant][count - 1] >> 192) < c.MAX_VALIDITY
-
-
-@external
-@view
-def verified_at(merchant: address) -> uint256:
-    """
-    @notice When `merchant`'s newest record was issued (0: never).
-    @param merchant The merchant.
-    """
-    count: uint256 = self.verification_count[merchant]
-    if count == 0:
-        return 0
-    return self._verifications[merchant][count - 1] >> 192
+def _stake(market_cap: uint256, stake_bps: uint256, decimals: uint8) -> uint256:
+    # `stake_bps` of the market cap (18 decimals), in the token's decimals
+    return market_cap * stake_bps // c.BPS // 10 ** (18 - convert(decimals, uint256))
 
 
 @internal
-def _verify(merchant: address, month_revenue: uint256):
-    cap: uint256 = month_revenue * (c.BPS + self.tolerance_bps) // c.BPS
-    assert cap <= CAP_MASK, "factory: month revenue out of range"
-    count: uint256 = self.verification_count[merchant]
-    self._verifications[merchant][count] = (block.timestamp << 192) | cap
-    self.verification_count[merchant] = count + 1
-    self.month_revenue[merchant] = month_revenue
-    log MonthRevenueVerified(merchant=merchant, month_revenue=month_revenue, cap=cap, issued_at=block.timestamp)
+@pure
+def _listing_pe(supply: uint256, initial_price: uint256, revenue: uint256, decimals: uint8) -> uint256:
+    # E = R * share_bps // BPS * YEAR // PERIOD; EPS = E (wad) / circulating; PE = price / EPS
+    circulating: uint256 = supply - supply * c.RESERVE_ALLOCATION_BPS // c.BPS
+    earnings: uint256 = revenue * c.DEFAULT_SHARE_BPS // c.BPS * c.YEAR // c.PERIOD
+    eps: uint256 = earnings * 10 ** (18 - convert(decimals, uint256)) * c.WAD // circulating
+    assert eps != 0, "factory: attested revenue gives no earnings"
+    return initial_price * c.WAD // eps

@@ -66,3 +66,21 @@ MAX_MISSES: constant(uint256) = 3
 ACTIVE: constant(uint256) = 0
 LATE: constant(uint256) = 1
 DEFAULTED: constant(uint256) = 2
+
+# underwriting (docs/PROTOCOL.md "Underwriting")
+MODEL_VERSION: constant(uint256) = 1
+BOND_COOLDOWN: constant(uint256) = 7 * DAY
+DEFAULT_MIN_AGENT_BOND_BPS: constant(uint256) = 200
+MIN_MIN_AGENT_BOND_BPS: constant(uint256) = 50
+MAX_MIN_AGENT_BOND_BPS: constant(uint256) = 2_000
+DEFAULT_AGENT_SLASH_BPS: constant(uint256) = 2_000
+MAX_AGENT_SLASH_BPS: constant(uint256) = 5_000
+MIN_HISTORY_MONTHS: constant(uint256) = 6
+MIN_REVENUE_UNITS: constant(uint256) = 10_000
+MAX_REFUND_BPS: constant(uint256) = 1_500
+# grades: 0 = not listable
+GRADE_NONE: constant(uint256) = 0
+GRADE_A: constant(uint256) = 1
+GRADE_B: constant(uint256) = 2
+GRADE_C: constant(uint256) = 3
+GRADE_D: constant(uint256) = 4

@@ -181,6 +181,8 @@ def _assess() -> uint256:
     self._compensate_stakers(slashed)
     log Assessed(period=period, counted=counted, due=due, slashed=slashed, misses=misses, status=status)
     if status == c.DEFAULTED:
+        # the underwriting agent's bond is slashed for the listing's pot
+        extcall base.VERIFIER.report_default(base.MERCHANT)
         log Defaulted(period=period, held_for_fund=self.held_for_fund)
     return slashed
 

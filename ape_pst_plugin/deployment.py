@@ -158,7 +158,8 @@ def required_stake(supply: int, initial_price: int, settlement_decimals: int, st
 def onboard_agent(protocol: Protocol, admin: AccountAPI, agent: AccountAPI, bond: int, fund=None) -> AccountAPI:
     """Allow-lists ``agent`` (``admin`` owns the registry), funds it with
     ``fund(to, amount)`` (default: the test stablecoin's ``faucet``) and has it
-    post ``bond`` settlement units; it becomes ``protocol.agent``."""
+    post ``bond`` settlement units; the first agent onboarded becomes
+    ``protocol.agent``."""
     registry, settlement = protocol.registry, protocol.settlement
     if not registry.is_agent(agent):
         registry.add_agent(agent, sender=admin)
@@ -168,7 +169,8 @@ def onboard_agent(protocol: Protocol, admin: AccountAPI, agent: AccountAPI, bond
         fund(agent, bond)
     settlement.approve(registry, bond, sender=agent)
     registry.post_bond(bond, sender=agent)
-    protocol.agent = agent
+    if protocol.agent is None:
+        protocol.agent = agent
     return agent
 
 
@@ -191,7 +193,7 @@ def sign_attestation(
     **fields,
 ) -> tuple[uw.Attestation, bytes]:
     """``agent``'s signed attestation of ``inputs`` for ``merchant``, with the
-    merchant's next nonce, issued at the head block's time unless told
+    merchant's next nonce, issued at the pending block's time unless told
     otherwise (``fields``: ``validity``, ``nonce``, ``chain_id``, ``registry``,
     ``merchant_id``, ``evidence_hash``, ``model_version``)."""
     from ape import chain
@@ -199,8 +201,9 @@ def sign_attestation(
     fields.setdefault("nonce", registry.nonces(merchant))
     fields.setdefault("chain_id", chain.chain_id)
     fields.setdefault("registry", registry.address)
+    # the time of the block the attestation will be submitted in (at the latest)
     message = uw.attestation(
-        inputs, merchant=str(merchant), issued_at=chain.blocks.head.timestamp if issued_at is None else issued_at, **fields
+        inputs, merchant=str(merchant), issued_at=chain.pending_timestamp if issued_at is None else issued_at, **fields
     )
     return message, uw.signature_bytes(agent.sign_message(message))
 

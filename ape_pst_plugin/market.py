@@ -144,6 +144,8 @@ def open_market(
     settlement tokens; by default `settlement.faucet` (the test stablecoin;
     a real stablecoin on a mainnet fork needs another `fund`)."""
     plan = plan or MarketPlan()
+    if settlement.address != protocol.settlement.address:
+        raise ValueError(f"{settlement.address} is not the protocol's settlement token ({protocol.settlement.address})")
     if fund is None:
         def fund(to, amount):
             # accounts pay their own faucet call, as before `fund` existed

@@ -25,7 +25,7 @@ MAX_REFUND_BPS = 1_500
 #: An attestation is valid for at most this long (``MAX_VALIDITY``).
 MAX_VALIDITY = 35 * DAY
 #: What ``ape pst underwrite`` signs by default.
-DEFAULT_VALIDITY = 30 * DAY
+DEFAULT_VALIDITY = MAX_VALIDITY
 
 #: Grade numbers as the registry returns them; 0 is not listable.
 GRADES = ("none", "A", "B", "C", "D")

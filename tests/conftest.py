@@ -53,9 +53,7 @@ def deployer(accounts, networks):
 
 @pytest.fixture
 def new_merchant(accounts, networks):
-    """A fresh, funded merchant with no listing yet: a merchant's verified
-    revenue is denominated in its first listing's settlement token, so a
-    listing in another token needs another merchant."""
+    """A fresh, funded merchant with no attestation and no listing yet."""
     account = accounts.generate_test_account()
     networks.provider.set_balance(account.address, 10**21)
     return account
@@ -152,6 +150,22 @@ def protocol(admin, guardian, uniswap, usdc, agent):
     deployed = deploy_protocol(admin, uniswap, usdc, guardian=guardian)
     onboard_agent(deployed, admin, agent, 20_000_000 * USDC)
     return deployed
+
+
+@pytest.fixture
+def protocol_for(admin, uniswap, accounts, networks):
+    """``protocol_for(token, bond)``: a protocol deployed by this test for
+    another settlement ``token`` (it needs ``faucet``), with a fresh risk
+    agent bonded ``bond`` token units (default 10**12)."""
+
+    def make(token, bond: int = 10**12):
+        deployed = deploy_protocol(admin, uniswap, token)
+        agent = accounts.generate_test_account()
+        networks.provider.set_balance(agent.address, 10**21)
+        onboard_agent(deployed, admin, agent, bond)
+        return deployed
+
+    return make
 
 
 @pytest.fixture(scope="session")

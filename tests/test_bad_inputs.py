@@ -112,12 +112,12 @@ def test_vesting_constructor_rejects_zero_addresses(deployer, project, listing, 
 
 
 @pytest.fixture
-def evil_listing(deployer, project, protocol, admin, new_merchant, payer, stakers):
+def evil_listing(deployer, project, protocol_for, admin, new_merchant, payer, stakers):
     from ape_pst_plugin.deployment import create_listing
 
     evil = deployer.deploy(project.ReentrantToken)
     evil.faucet(new_merchant, 10**12, sender=new_merchant)
-    evil_listed = create_listing(protocol, admin, merchant=new_merchant, settlement=evil, symbol="EVIL")
+    evil_listed = create_listing(protocol_for(evil), admin, merchant=new_merchant, symbol="EVIL")
     evil.faucet(payer, 10**12, sender=payer)
     evil.approve(evil_listed.router, 2**256 - 1, sender=payer)
     evil_listed.release(new_merchant, stakers[0], 100 * WAD)

@@ -28,7 +28,7 @@ def committed(protocol, admin, merchant, usdc, payer, stakers):
     from ape_pst_plugin.deployment import create_listing
 
     usdc.faucet(merchant, 1_000_000 * USDC, sender=merchant)
-    listed = create_listing(protocol, admin, merchant=merchant, settlement=usdc, symbol="CMT", revenue_target=TARGET)
+    listed = create_listing(protocol, admin, merchant=merchant, symbol="CMT", revenue_target=TARGET)
     usdc.faucet(payer, 10**9 * USDC, sender=payer)
     usdc.approve(listed.router, 2**256 - 1, sender=payer)
     listed.release(merchant, stakers[0], 1_000 * WAD)
@@ -207,7 +207,7 @@ def test_target_above_the_verified_cap_cannot_be_met(protocol, admin, merchant, 
     from ape_pst_plugin.deployment import create_listing
 
     usdc.faucet(merchant, 1_000_000 * USDC, sender=merchant)
-    listed = create_listing(protocol, admin, merchant=merchant, settlement=usdc, symbol="CAP",
+    listed = create_listing(protocol, admin, merchant=merchant, symbol="CAP",
                             revenue_target=110_000 * USDC)
     usdc.faucet(payer, 500_000 * USDC, sender=payer)
     usdc.approve(listed.router, 2**256 - 1, sender=payer)

@@ -24,7 +24,7 @@ def listed(protocol, admin, merchant, usdc):
     from ape_pst_plugin.deployment import create_listing
 
     usdc.faucet(merchant, 1_000_000 * USDC, sender=merchant)
-    return create_listing(protocol, admin, merchant=merchant, settlement=usdc, symbol="VST")
+    return create_listing(protocol, admin, merchant=merchant, symbol="VST")
 
 
 def _at(chain, listed, seconds):
@@ -127,7 +127,7 @@ def test_vesting_stops_at_default(protocol, admin, merchant, usdc, payer, chain)
     from ape_pst_plugin.deployment import create_listing
 
     usdc.faucet(merchant, 1_000_000 * USDC, sender=merchant)
-    listed = create_listing(protocol, admin, merchant=merchant, settlement=usdc, symbol="DFT",
+    listed = create_listing(protocol, admin, merchant=merchant, symbol="DFT",
                             revenue_target=10_000 * USDC)
     reserve = listed.reserve
     chain.pending_timestamp = listed.router.START() + 3 * PERIOD + 5 * DAY

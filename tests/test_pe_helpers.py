@@ -8,6 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ape_pst_plugin import pe as pem
+from ape_pst_plugin.deployment import deploy_protocol, onboard_agent
 from ape_pst_plugin.market import MarketPlan, open_market
 
 WAD = 10**18
@@ -33,11 +34,14 @@ def market6(chain, protocol, admin, usdc, payer, trader, keeper, accounts, netwo
 
 @pytest.fixture(scope="module")
 def market18(market6, chain, protocol, admin, payer, trader, keeper, accounts, networks, project):
-    """A second market settled in an 18-decimal stablecoin (decimal normalisation)."""
+    """A second market settled in an 18-decimal stablecoin (decimal normalisation),
+    on a protocol deployed for that token."""
     minter = _fresh_account(accounts, networks)
     dai = minter.deploy(project.TestStablecoin, "Test DAI", "DAI", 18)
     merchant = _fresh_account(accounts, networks)
-    return open_market(chain, protocol, admin, merchant, payer, trader, keeper, dai, MarketPlan(), symbol="D18")
+    dai_protocol = deploy_protocol(admin, protocol.uniswap, dai)
+    onboard_agent(dai_protocol, admin, _fresh_account(accounts, networks), 1_000_000 * WAD)
+    return open_market(chain, dai_protocol, admin, merchant, payer, trader, keeper, dai, MarketPlan(), symbol="D18")
 
 
 @pytest.fixture(scope="module")

@@ -201,7 +201,7 @@ def test_payout_address_cannot_stake(protocol, admin, merchant, usdc, accounts, 
     payout = accounts.generate_test_account()
     networks.provider.set_balance(payout.address, 10**20)
     usdc.faucet(merchant, 1_000_000 * USDC, sender=merchant)
-    listed = create_listing(protocol, admin, merchant=merchant, settlement=usdc, symbol="PAY", payout=payout.address)
+    listed = create_listing(protocol, admin, merchant=merchant, symbol="PAY", payout=payout.address)
     listed.release(merchant, payout, 500 * WAD)
     listed.token.approve(listed.staking, 2**256 - 1, sender=payout)
     with ape.reverts("staking: insiders cannot stake"):

@@ -39,7 +39,7 @@ from hypothesis.stateful import (
 )
 
 from ape_pst_plugin import pe as pem
-from ape_pst_plugin.constants import WAD  # noqa: F401 - re-exported
+from ape_pst_plugin.constants import MAX_VALIDITY, WAD  # noqa: F401 - re-exported
 from ape_pst_plugin.market import Market, MarketPlan
 from ape_pst_plugin.stabiliser_model import (
     ACTIVE,
@@ -102,7 +102,7 @@ class ChainMachine(RuleBasedStateMachine):
             self.head = self.now
 
 
-def attest_month(machine: ChainMachine, month_revenue: int, validity: int = 30 * DAY) -> int:
+def attest_month(machine: ChainMachine, month_revenue: int, validity: int = MAX_VALIDITY) -> int:
     """``machine.agent`` attests ``machine.merchant``'s ``month_revenue`` to
     ``machine.registry`` (with the average revenue attested at listing) at
     the machine's clock; returns the expiry."""
@@ -388,7 +388,7 @@ class StabiliserMachine(ChainMachine):
 
     @rule(ratio=verified_ratios)
     def verify(self, ratio):
-        """The risk agent attests a month revenue, valid 30 days (W2: some far below the target)."""
+        """The risk agent attests a month revenue, valid 35 days (W2: some far below the target)."""
         month_revenue = self.month_revenue * ratio // 100
         expires_at = attest_month(self, month_revenue)
         self.model.verify(self.now, pem.verified_cap(month_revenue, self.registry.tolerance_bps()), expires_at)

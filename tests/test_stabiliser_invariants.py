@@ -49,7 +49,7 @@ def cheap_market(chain, accounts, protocol, admin, payer, trader, keeper, usdc):
 def test_exposure_limit_invariants(deployer, cheap_market, admin, payer, fuzz_settings):
     market, merchant = cheap_market
     env = TightExposure.prepare(market, admin=admin, merchant=merchant, payer=payer, deployer=deployer)
-    seen = TightExposure.run(env, fuzz_settings(max_examples=4, stateful_step_count=30))
+    seen = TightExposure.run(env, fuzz_settings(max_examples=6, stateful_step_count=30))
     print(dict(seen))
     if fuzz_settings.reproducible:
         assert seen["buy"] and seen["reserve: exposure limit reached"], dict(seen)

@@ -35,6 +35,11 @@ class UnknownAccount(BadInput):
     """``--account`` names no Ape account (alias or ``TEST::N``)."""
 
 
+class BadMerchantData(PstError, ValueError):
+    """A merchant's monthly data export that cannot be underwritten: the
+    message names the file and the row (or the rows of the window)."""
+
+
 class NotWritable(PstError, OSError):
     """A file or folder the command must write cannot be written (checked
     before the command changes anything)."""
@@ -59,6 +64,7 @@ class StandInNotRunning(ForkError):
 __all__ = [
     "BadAmount",
     "BadInput",
+    "BadMerchantData",
     "CorruptFile",
     "ForkError",
     "NoDeployment",

@@ -404,7 +404,10 @@ def deploy(network, account_alias, owners, threshold, min_delay, guardian, settl
 @cli.command(name="list", cls=PstCommand, short_help="List the factory's listings.")
 @json_option
 def list_(as_json):
-    """List the listings of this network's factory."""
+    """List the listings of this network's factory, each with its grade, the
+    age of its merchant's newest attestation (seconds since the registry
+    recorded it), whether that attestation is fresh, and the verified cap on
+    the running period's counted revenue."""
     from ape_pst_plugin.deployment import listing_at
     from ape_pst_plugin.registry import load_deployment
 
@@ -418,6 +421,7 @@ def list_(as_json):
             "merchant": listing.merchant,
             "settlement": listing.settlement.address,
             "status": STATUS[listing.reserve.status()],
+            **{f.key: f.value for f in _underwriting_fields(deployment.protocol, listing, short=True)},
         }
         for listing in listings
     ]
@@ -482,20 +486,57 @@ def pe(listing_key, as_json):
     emit(f"{listing.token.symbol()} PE", _pe_fields(listing), as_json)
 
 
+def _underwriting_fields(protocol, listing, short: bool = False) -> list[Field]:
+    """A listing's grade (the factory's record), its merchant's newest
+    attestation (``registry.latest``) and the registry's cap on the running
+    period's counted revenue. The age counts from ``recorded_at`` (when the
+    registry accepted it), not from ``issued_at``."""
+    from ape import chain
+
+    from ape_pst_plugin.underwriting import GRADES
+
+    registry, merchant = protocol.registry, listing.merchant
+    entry = protocol.factory.listings(listing.id)
+    latest = registry.latest(merchant)
+    router = listing.router
+    period_start = router.START() + router.current_period() * router.PERIOD()
+    decimals = registry.DECIMALS()
+    age = chain.blocks.head.timestamp - latest.recorded_at if latest.recorded_at else None
+    fields = [
+        Field("grade", GRADES[entry.grade]),
+        Field("attestation_age", age, None if age is None else f"{age} s since recorded", "never attested"),
+        Field("verified_revenue_fresh", registry.is_fresh(merchant)),
+        amount("verified_cap", registry.verified_cap(merchant, period_start), decimals),
+    ]
+    if short:
+        return fields
+    return [
+        *fields,
+        Field("premium_bps", entry.premium_bps),
+        Field("attestation_agent", latest.agent),
+        Field("attestation_issued_at", latest.issued_at),
+        Field("attestation_recorded_at", latest.recorded_at),
+        Field("attestation_expires_at", latest.expires_at),
+        amount("verified_month_revenue", latest.month_revenue, decimals),
+    ]
+
+
 @cli.command(cls=PstCommand, short_help="Everything about a listing.")
 @click.argument("listing_key", metavar="LISTING")
 @json_option
 def status(listing_key, as_json):
     """Everything about LISTING (id, token address or symbol): prices and PE,
-    the band, reserve balances, the merchant stake, staking, the last trade
-    and the period's performance."""
+    the band, reserve balances, the merchant stake, staking, the last trade,
+    the period's performance, and underwriting: the listing's grade, the
+    merchant's newest attestation (its age is the time since the registry
+    recorded it) and the verified cap on the running period."""
     from ape import chain
 
     from ape_pst_plugin.registry import load_deployment
 
     listing = _listing(listing_key)
     reserve, router, staking = listing.reserve, listing.router, listing.staking
-    factory = load_deployment().protocol.factory
+    protocol = load_deployment().protocol
     decimals = listing.settlement.decimals()
     last_trade = reserve.last_trade()
     period = router.current_period()
@@ -521,8 +562,7 @@ def status(listing_key, as_json):
         Field("period", period),
         amount("period_gross", router.period_gross(period), decimals),
         amount("period_counted", router.counted(period), decimals),
-        amount("verified_month_revenue", factory.month_revenue(listing.merchant), decimals),
-        Field("verified_revenue_fresh", factory.is_fresh(listing.merchant)),
+        *_underwriting_fields(protocol, listing),
         amount("revenue_target", reserve.revenue_target(), decimals),
         Field("consecutive_misses", reserve.consecutive_misses()),
         Field("status", STATUS[reserve.status()]),

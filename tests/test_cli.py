@@ -62,7 +62,9 @@ def assert_one_line_error(result, fragment):
     assert not result.stdout
 
 
-@pytest.mark.parametrize("command", ["deploy", "list", "status", "pe", "pay", "stabilise", "assess", "fork", "simulate"])
+@pytest.mark.parametrize(
+    "command", ["deploy", "list", "status", "pe", "pay", "stabilise", "assess", "fork", "simulate"]
+)
 def test_every_command_has_help(command):
     result = CliRunner().invoke(cli, [command, "--help"])
     assert result.exit_code == 0
@@ -337,3 +339,22 @@ def test_the_plugin_errors_share_one_base_under_ape_and_keep_their_old_names():
     assert all(issubclass(getattr(exceptions, name), exceptions.PstError) for name in exceptions.__all__)
     assert (registry.NoDeployment, registry.UnknownListing, fork.ForkError) == (
         exceptions.NoDeployment, exceptions.UnknownListing, exceptions.ForkError)
+
+
+# --- underwriting in list and status -------------------------------------------------------
+
+
+def test_list_and_status_show_the_listings_underwriting(record, protocol, fresh_listing, chain):
+    registry.save_record({"factory": protocol.factory.address})
+    chain.mine(timestamp=chain.blocks.head.timestamp + 600)
+    latest = protocol.registry.latest(fresh_listing.merchant)
+    age = chain.blocks.head.timestamp - latest.recorded_at
+    out = run_json("status", str(fresh_listing.id))
+    # the fixture lists a grade-A merchant verified at 100,000 USDC a month: a 105,000 cap on period 0
+    assert out["grade"] == "A" and out["premium_bps"] == 25
+    assert out["period"] == 0 and units(out["verified_cap"], 6) == 105_000 * USDC
+    assert out["attestation_age"] == age >= 600 and out["attestation_recorded_at"] == latest.recorded_at
+    assert out["verified_revenue_fresh"] is True and units(out["verified_month_revenue"], 6) == 100_000 * USDC
+    row = run_json("list")[fresh_listing.id]
+    assert {"grade": "A", "attestation_age": age, "verified_revenue_fresh": True}.items() <= row.items()
+    assert units(row["verified_cap"], 6) == 105_000 * USDC

@@ -40,6 +40,11 @@ class BadMerchantData(PstError, ValueError):
     message names the file and the row (or the rows of the window)."""
 
 
+class TwinMismatch(PstError, AssertionError):
+    """The registry scored an attestation otherwise than the Python model
+    (``ape_pst_plugin.underwriting``) did: a bug to report."""
+
+
 class NotWritable(PstError, OSError):
     """A file or folder the command must write cannot be written (checked
     before the command changes anything)."""
@@ -71,6 +76,7 @@ __all__ = [
     "NotWritable",
     "PstError",
     "StandInNotRunning",
+    "TwinMismatch",
     "UnknownAccount",
     "UnknownListing",
 ]

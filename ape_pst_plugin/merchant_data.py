@@ -71,10 +71,11 @@ import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
+from itertools import pairwise
 from math import floor, isqrt
 from pathlib import Path
 
-from eth_utils import is_hex_address, keccak
+from eth_utils import keccak
 
 from ape_pst_plugin import underwriting as uw
 from ape_pst_plugin.constants import BPS
@@ -261,7 +262,7 @@ def _index(month: Month) -> int:
 
 
 def _check_sequence(months: list[Month], name: str) -> None:
-    for before, after in zip(months, months[1:]):
+    for before, after in pairwise(months):
         a, b = _index(before), _index(after)
         if b == a:
             raise BadMerchantData(f"{name}: {after.row}: month {after.month} again (also on {before.row})")

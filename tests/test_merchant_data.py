@@ -4,7 +4,6 @@ volatility against an independent high-precision computation), every
 kind of bad data as a one-line error naming the file and the row, and the
 sample files under docs/samples scoring to the grades the README claims."""
 
-import json
 import re
 from decimal import Decimal, localcontext
 from fractions import Fraction
@@ -251,7 +250,7 @@ def test_a_missing_file_is_one_line(tmp_path):
 def claimed_grades() -> dict[str, str]:
     """The README's table of sample files: path -> ``A``..``D``, ``none`` or ``rejected``."""
     text = (ROOT / "README.md").read_text()
-    rows = re.findall(r"^\| `(docs/samples/[^`]+)` \|.*\| \*\*(A|B|C|D|none|rejected)\*\*", text, re.M)
+    rows = re.findall(r"^\| `(docs/samples/[^`]+)` \|.*\| \*\*(A|B|C|D|none|rejected)\*\*", text, re.MULTILINE)
     return dict(rows)
 
 

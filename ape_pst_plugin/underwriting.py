@@ -208,5 +208,7 @@ def attestation(
 
 
 def signature_bytes(signature) -> bytes:
-    """An Ape ``MessageSignature`` as the 65 bytes ``submit`` takes (r, s, v)."""
-    return bytes(signature.r) + bytes(signature.s) + bytes([signature.v])
+    """An Ape ``MessageSignature`` as the 65 bytes ``submit`` takes (r, s, v).
+    Ape keeps ``r`` and ``s`` without their leading zero bytes (about one
+    signature in 128 has one): ``encode_rsv`` pads each to 32."""
+    return signature.encode_rsv()

@@ -35,6 +35,10 @@ class TightExposure(StabiliserMachine):
 
     params = StabiliserParams(capacity_bps=2_500, max_exposure_bps=1_000, plan=MarketPlan(target_pe=6))
 
+    def quiet_period(self):
+        """Not a rule here: whole periods without revenue make the listing late within a few
+        steps, and a late listing never buys; this machine is about the buys' exposure."""
+
 
 @pytest.fixture
 def cheap_market(chain, accounts, protocol, admin, payer, trader, keeper, usdc):
@@ -49,7 +53,7 @@ def cheap_market(chain, accounts, protocol, admin, payer, trader, keeper, usdc):
 def test_exposure_limit_invariants(deployer, cheap_market, admin, payer, fuzz_settings):
     market, merchant = cheap_market
     env = TightExposure.prepare(market, admin=admin, merchant=merchant, payer=payer, deployer=deployer)
-    seen = TightExposure.run(env, fuzz_settings(max_examples=6, stateful_step_count=30))
+    seen = TightExposure.run(env, fuzz_settings(max_examples=5, stateful_step_count=30))
     print(dict(seen))
     if fuzz_settings.reproducible:
         assert seen["buy"] and seen["reserve: exposure limit reached"], dict(seen)

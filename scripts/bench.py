@@ -174,7 +174,9 @@ def permit_ops(owner, spender, relayer) -> dict:
             eip712_verifyingContract=token.address,
         )
         signed = owner.sign_message(message)
-        receipt = token.permit(owner, spender, value, 2**64, signed.v, bytes(signed.r), bytes(signed.s), sender=relayer)
+        # Ape drops leading zero bytes of r and s: pad them back to 32
+        r, s = bytes(signed.r).rjust(32, b"\0"), bytes(signed.s).rjust(32, b"\0")
+        receipt = token.permit(owner, spender, value, 2**64, signed.v, r, s, sender=relayer)
         assert token.allowance(owner, spender) == value
         gas[key] = receipt.gas_used
     return gas

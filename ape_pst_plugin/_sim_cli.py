@@ -10,6 +10,7 @@ import click
 from ape.cli import network_option
 
 from ape_pst_plugin._cli import PstAbort, PstCommand, PstGroup, cli, exact, json_option
+from ape_pst_plugin.constants import STATUS
 from ape_pst_plugin.simulate import SCENARIOS
 
 
@@ -172,6 +173,10 @@ def simulate(scenario, days, seed, step_hours, out, as_json):
         "refusals": len(result.refusals),
         "attacks": len(result.attacks),
         "defaulted": any(a["defaulted"] for a in result.assessments),
+        "final_status": STATUS[last.status],
+        "attestations": len(result.verifications),
+        "attestations_refused": len(result.unattested),
+        "verified_revenue_fresh_at_end": last.fresh,
         "final_twap_pe": exact(last.pe, 18),
         "final_spot_price": exact(last.spot, 18),
         "final_reserve_free_balance": exact(last.reserve_stable, result.decimals),

@@ -208,5 +208,7 @@ def attestation(
 
 
 def signature_bytes(signature) -> bytes:
-    """An Ape ``MessageSignature`` as the 65 bytes ``submit`` takes (r, s, v)."""
-    return bytes(signature.r) + bytes(signature.s) + bytes([signature.v])
+    """An Ape ``MessageSignature`` as the 65 bytes ``submit`` takes (r, s, v).
+    Its ``r`` and ``s`` may come without their leading zero bytes (about one
+    signature in 128): each is padded back to 32 bytes."""
+    return bytes(signature.r).rjust(32, b"\0") + bytes(signature.s).rjust(32, b"\0") + bytes([signature.v])

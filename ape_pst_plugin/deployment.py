@@ -189,8 +189,8 @@ def default_inputs(month_revenue: int, avg_monthly_revenue: int | None = None) -
 
 
 def sign_attestation(
-    registry: ContractInstance, agent: AccountAPI, merchant: str, inputs: uw.Inputs, *, issued_at: int | None = None,
-    **fields,
+    registry: ContractInstance, agent: AccountAPI, merchant: str, inputs: uw.Inputs, /, *,
+    issued_at: int | None = None, **fields,
 ) -> tuple[uw.Attestation, bytes]:
     """``agent``'s signed attestation of ``inputs`` for ``merchant``, with the
     merchant's next nonce, issued at the pending block's time unless told

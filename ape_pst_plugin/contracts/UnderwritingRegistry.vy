@@ -369,6 +369,8 @@ def submit(attestation: Attestation, signature: Bytes[65]) -> uint256:
         attestation.top_channel_bps,
         UNIT,
     )
+    # checked before the multiplication too: a month revenue near 2**256 would overflow it
+    assert attestation.month_revenue <= CAP_MASK, "registry: month revenue out of range"
     cap: uint256 = attestation.month_revenue * (c.BPS + self.tolerance_bps) // c.BPS
     assert cap <= CAP_MASK, "registry: month revenue out of range"
     assert attestation.avg_monthly_revenue <= CAP_MASK, "registry: average revenue out of range"

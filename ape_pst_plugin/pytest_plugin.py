@@ -47,6 +47,43 @@ from ape_pst_plugin.uniswap import deploy_uniswap  # noqa: E402
 ETHER = 10**18
 
 
+def _set_up_overrides_inside_their_scope():
+    """ape (0.8) sets every fixture up between the isolation snapshots of its
+    scope: session fixtures before the session snapshot's peers, function
+    fixtures after the test's snapshot, which is reverted afterwards. It
+    reads a fixture's scope from *every* definition of that name in the
+    session, though, so a function-scoped fixture that overrides a
+    session-scoped one of the same name (a test module's own ``market``
+    over conftest's) is also listed with the session fixtures and set up
+    there, before the test's snapshot: its transactions and its time travel
+    were never reverted and moved every later test (``anvil`` itself rewinds
+    its clock on ``evm_revert``). Here a fixture is listed once, under the
+    scope of the definition this test uses (the last of its override chain)."""
+    try:
+        from ape.pytest.fixtures import FixtureMap
+    except ImportError:  # not ape's pytest integration as we know it: leave it alone
+        return
+    if getattr(FixtureMap.from_test_item, "_pst_effective_scope", False):
+        return
+    original = FixtureMap.from_test_item.__func__
+
+    def from_test_item(cls, item):
+        visible = getattr(getattr(item, "_fixtureinfo", None), "name2fixturedefs", None)
+        if visible is None:
+            return original(cls, item)
+        obj = cls(item)
+        for name, definitions in visible.items():
+            if definitions and name in item.fixturenames:
+                obj[definitions[-1].scope].append(name)
+        return obj
+
+    from_test_item._pst_effective_scope = True
+    FixtureMap.from_test_item = classmethod(from_test_item)
+
+
+_set_up_overrides_inside_their_scope()
+
+
 @dataclass
 class PstAccounts:
     """The protocol's actors in the plugin's fixtures."""

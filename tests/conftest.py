@@ -9,21 +9,6 @@ from ape_pst_plugin.uniswap import deploy_uniswap
 USDC = 10**6
 
 
-# Anvil keeps its clock when ape reverts a snapshot, so a test that jumps days
-# ahead moves the clock of every later test. Tests built on the session
-# `listing` and `market` fixtures expect a recent clock (a fresh TWAP, an
-# unfinished first period); these modules jump days or weeks and run after them.
-# The credit and vesting modules jump whole periods (and a year) on fresh listings.
-RUN_LAST = (
-    "test_cli.py", "test_governance.py", "test_governance_invariants.py", "test_timelock.py",
-    "test_counted_revenue.py", "test_credit_risk.py", "test_credit_status.py", "test_merchant_vesting.py",
-)
-
-
-def pytest_collection_modifyitems(items):
-    items.sort(key=lambda item: item.path.name in RUN_LAST)  # stable: order within each group kept
-
-
 def _patient_anvil_start():
     """ape waits 20 s for a freshly started anvil to answer; with the two halves of `make test`
     side by side on two cores that was once not enough (both later sessions of the stand-in
@@ -195,10 +180,12 @@ def governed(admin, uniswap, usdc, guardian, safe_owners, agent):
     )
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def governed_listing(governed, safe_owners, merchant, usdc, admin, chain):
     """A listing created the governed way: the merchant approves the stake,
-    the Safe schedules `create_listing`, anyone executes after the delay."""
+    the Safe schedules `create_listing`, anyone executes after the delay.
+    Per module: its two days of waiting are undone with the module, so they
+    never age the session's listings."""
     from ape_pst_plugin import governance as gov
     from ape_pst_plugin.deployment import attest, default_inputs, listing_at, required_stake
 
@@ -303,8 +290,12 @@ def keeper(accounts):
     return accounts[9]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def market(chain, protocol, admin, merchant, payer, trader, keeper, usdc):
+    """A listing with a live pool and 30 days of revenue (`open_market`), per
+    module: the 30 days it travels are undone with the module, so `listing`
+    and every other session fixture keep the session's clock whatever ran
+    first."""
     from ape_pst_plugin.market import MarketPlan, open_market
 
     # no revenue target after the history period: however far later tests move the clock,

@@ -144,11 +144,14 @@ def test_pay_splits_the_payment(known, usdc, accounts):
     assert payer_before - usdc.balanceOf(payer) == 12_500_000
 
 
-def test_status_of_a_listing_without_liquidity_says_so(known):
+def test_status_of_a_listing_without_liquidity_says_so(known, chain):
     out = run_json("status", "0")
     assert out["spot_price"] is None and out["eps"] is None and out["pe_at_spot"] is None
     assert out["undefined"]["spot_price"] == "pool has no liquidity"
-    assert out["undefined"]["eps"] == "no observation yet, call update()"
+    assert out["undefined"]["eps"] == "no finished period yet, PE undefined"
+    chain.pending_timestamp += 30 * 86_400  # past its first period, still never observed
+    chain.mine()
+    assert run_json("status", "0")["undefined"]["eps"] == "no observation yet, call update()"
 
 
 @pytest.mark.parametrize(

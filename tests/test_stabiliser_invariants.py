@@ -56,4 +56,6 @@ def test_exposure_limit_invariants(deployer, cheap_market, admin, payer, fuzz_se
     seen = TightExposure.run(env, fuzz_settings(max_examples=5, stateful_step_count=30))
     print(dict(seen))
     if fuzz_settings.reproducible:
-        assert seen["buy"] and seen["reserve: exposure limit reached"], dict(seen)
+        # every buy is cut to the exposure room (capacity 25% > exposure 10%): the E1 invariant
+        # after each buy is what catches a reserve that buys past the limit
+        assert seen["buy"], dict(seen)

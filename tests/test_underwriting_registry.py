@@ -52,6 +52,13 @@ def fresh_account(accounts, networks):
 
 
 @pytest.fixture
+def merchant(fresh_account):
+    """A merchant with no attestation yet (the session's `merchant` is attested by the
+    session listings, so its nonce and records depend on which tests ran before)."""
+    return fresh_account()
+
+
+@pytest.fixture
 def factory_account(fresh_account):
     """A plain account named the factory of `own_registry`."""
     return fresh_account()
@@ -390,8 +397,10 @@ def test_a_paid_out_request_cannot_be_withdrawn_again(registry, agent, chain):
         registry.withdraw_bond(agent, sender=agent)
 
 
-def test_a_removed_agent_withdraws_its_bond(registry, admin, agent, usdc, chain):
-    registry.remove_agent(agent, sender=admin)
+def test_a_removed_agent_withdraws_its_bond(own_registry, deployer, agent, usdc, chain):
+    """An agent with no live listings (on its own registry: the session's agent underwrote listings)."""
+    registry = own_registry
+    registry.remove_agent(agent, sender=deployer)
     bond = registry.bond(agent)
     t = registry.request_bond_withdrawal(bond, sender=agent).timestamp
     next_block_at(chain, t + 7 * DAY)

@@ -72,9 +72,15 @@ def _set_up_overrides_inside_their_scope():
         if visible is None:
             return original(cls, item)
         obj = cls(item)
-        for name, definitions in visible.items():
-            if definitions and name in item.fixturenames:
-                obj[definitions[-1].scope].append(name)
+        # ape's order (it decides which session fixture deploys first, hence the addresses)
+        for name, definitions in obj._arg2fixturedefs.items():
+            if not definitions or name not in item.fixturenames:
+                continue
+            if used := visible.get(name):
+                obj[used[-1].scope].append(name)
+            else:
+                for definition in definitions:
+                    obj[definition.scope].append(name)
         return obj
 
     from_test_item._pst_effective_scope = True

@@ -31,7 +31,6 @@ The npm artifacts are read from the ``pst.node_modules`` folder of your
 """
 
 import itertools
-import os
 from dataclasses import dataclass
 
 import pytest
@@ -72,9 +71,15 @@ def _set_up_overrides_inside_their_scope():
         if visible is None:
             return original(cls, item)
         obj = cls(item)
-        for name, definitions in visible.items():
-            if definitions and name in item.fixturenames:
-                obj[definitions[-1].scope].append(name)
+        # ape's order (it decides which session fixture deploys first, hence the addresses)
+        for name, definitions in obj._arg2fixturedefs.items():
+            if not definitions or name not in item.fixturenames:
+                continue
+            if used := visible.get(name):
+                obj[used[-1].scope].append(name)
+            else:
+                for definition in definitions:
+                    obj[definition.scope].append(name)
         return obj
 
     from_test_item._pst_effective_scope = True
@@ -167,16 +172,15 @@ def pst_stabiliser(pst_listing, pst_accounts):
     **hypothesis_settings) -> Counter`` opens a listing with
     ``machine.params.plan``, prepares it (band, limits, manipulator) and runs
     the machine; returns what it exercised (``seen["buy"]``, ...).
-    ``PST_FUZZ_SCALE=N`` runs N times the examples, ``PST_FUZZ_RANDOM=1``
-    draws new ones instead of the reproducible default."""
+    The hypothesis profile scales ``max_examples``: ``--hypothesis-profile
+    pst-long`` runs ten times as many, new ones; none loaded is the
+    reproducible ``pst-ci`` (:data:`ape_pst_plugin.testing.PROFILES`)."""
 
     def run(machine: type[StabiliserMachine], max_examples: int = 5, stateful_step_count: int = 20, **overrides):
         market = pst_listing(plan=machine.params.plan)
         a = pst_accounts
         env = machine.prepare(market, admin=a.admin, merchant=a.merchant, payer=a.payer)
-        # the same knobs as this repository's own machines: more examples, or fresh ones
-        scale = float(os.environ.get("PST_FUZZ_SCALE", "1"))
-        overrides.setdefault("derandomize", os.environ.get("PST_FUZZ_RANDOM", "") in ("", "0"))
-        return machine.run(env, fuzz_settings(max(1, int(max_examples * scale)), stateful_step_count, **overrides))
+        # the same profiles as this repository's own machines: more examples, or fresh ones
+        return machine.run(env, fuzz_settings(max_examples, stateful_step_count, **overrides))
 
     return run

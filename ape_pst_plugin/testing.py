@@ -188,20 +188,69 @@ class StabiliserEnv:
     merchant: Any = None
 
 
-def fuzz_settings(max_examples: int, stateful_step_count: int, *, derandomize: bool = True, **overrides) -> settings:
-    """Hypothesis settings for a machine on a chain: no deadline, no health
-    checks (every example restores a chain snapshot, examples are slow by
-    nature), derandomized (reproducible) unless told otherwise."""
+#: Hypothesis profiles for the machines (``--hypothesis-profile NAME``, an
+#: option of hypothesis's pytest plugin; ``ape test`` passes it on). A
+#: machine asks :func:`fuzz_settings` for its own example count; the loaded
+#: profile's ``max_examples`` scales it, against hypothesis's default of 100.
+#:
+#: - ``pst-ci``: the machines' own counts, derandomized: the same examples
+#:   every run. Also what the machines do when no profile is loaded.
+#: - ``pst-dev``: the same counts, new examples every run; a failing one is
+#:   kept in ``.hypothesis/`` and tried first next time.
+#: - ``pst-long``: ten times the examples, new ones every run.
+#:
+#: Your own profile scales them the same way: ``register_profile("nightly",
+#: parent=settings.get_profile("pst-ci"), max_examples=500)`` is five times
+#: the examples, still reproducible.
+PROFILES = ("pst-ci", "pst-dev", "pst-long")
+BASE_EXAMPLES = 100
+_machine_defaults = dict(deadline=None, suppress_health_check=list(HealthCheck))
+settings.register_profile(
+    "pst-ci", settings.get_profile("default"), max_examples=BASE_EXAMPLES, derandomize=True, database=None,
+    **_machine_defaults,
+)
+settings.register_profile(
+    "pst-dev", settings.get_profile("default"), max_examples=BASE_EXAMPLES, derandomize=False, **_machine_defaults
+)
+settings.register_profile("pst-long", settings.get_profile("pst-dev"), max_examples=10 * BASE_EXAMPLES)
+
+
+def fuzz_profile() -> settings:
+    """The loaded hypothesis profile; ``pst-ci`` when none was loaded."""
+    if settings.get_current_profile_name() == "default":
+        return settings.get_profile("pst-ci")
+    return settings.default
+
+
+def fuzz_reproducible(profile: settings | None = None) -> bool:
+    """Whether :func:`fuzz_settings` draws the same examples every run and
+    at least the machines' own counts of them, so a test may assert that a
+    machine reached a rare branch."""
+    profile = profile or fuzz_profile()
+    return bool(profile.derandomize) and profile.max_examples >= BASE_EXAMPLES
+
+
+def fuzz_settings(
+    max_examples: int, stateful_step_count: int, *, profile: settings | None = None, **overrides
+) -> settings:
+    """Hypothesis settings for a machine on a chain: ``max_examples`` scaled
+    by the loaded profile (:data:`PROFILES`; ``profile`` to choose another),
+    derandomized or not as the profile says; no deadline, no health checks
+    (every example restores a chain snapshot, examples are slow by nature).
+    ``overrides`` win over everything (e.g. ``derandomize=False``)."""
+    profile = profile or fuzz_profile()
+    derandomize = overrides.get("derandomize", profile.derandomize)
+    # new draws keep a failing example to replay first (a reproducible profile keeps none)
+    database = profile.database if not profile.derandomize else settings.get_profile("default").database
     values = dict(
-        max_examples=max_examples,
+        max_examples=max(1, int(max_examples * profile.max_examples / BASE_EXAMPLES)),
         stateful_step_count=stateful_step_count,
-        deadline=None,
         derandomize=derandomize,
-        database=None if derandomize else settings.default.database,
-        suppress_health_check=list(HealthCheck),
+        database=None if derandomize else database,
+        **_machine_defaults,
     )
     values.update(overrides)
-    return settings(**values)
+    return settings(profile, **values)
 
 
 class StabiliserMachine(ChainMachine):

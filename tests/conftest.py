@@ -1,8 +1,7 @@
-import os
-
 import pytest
 
 from ape_pst_plugin.deployment import create_listing, deploy_protocol, onboard_agent
+from ape_pst_plugin.testing import fuzz_reproducible
 from ape_pst_plugin.testing import fuzz_settings as plugin_fuzz_settings
 from ape_pst_plugin.uniswap import deploy_uniswap
 
@@ -263,20 +262,16 @@ def oracle(listing):
 
 @pytest.fixture(scope="session")
 def fuzz_settings():
-    """Hypothesis settings for the stateful machines. PST_FUZZ_SCALE multiplies
-    the number of examples (e.g. 10 for a long local run); by default the
-    examples are derandomized so CI is reproducible, PST_FUZZ_RANDOM=1 draws
-    new ones every run."""
-    scale = float(os.environ.get("PST_FUZZ_SCALE", "1"))
-    randomize = os.environ.get("PST_FUZZ_RANDOM", "") not in ("", "0")
+    """Hypothesis settings for the stateful machines: each machine's example
+    count, scaled by the hypothesis profile (`--hypothesis-profile pst-long`
+    runs ten times as many, new ones; none loaded is `pst-ci`, the same
+    examples every run: see `ape_pst_plugin.testing.PROFILES`)."""
 
     def make(max_examples, stateful_step_count):
-        return plugin_fuzz_settings(
-            max(1, int(max_examples * scale)), stateful_step_count, derandomize=not randomize
-        )
+        return plugin_fuzz_settings(max_examples, stateful_step_count)
 
-    # the default run draws the same examples every time: coverage of rare branches can be asserted
-    make.reproducible = not randomize and scale >= 1
+    # the reproducible profiles draw the same examples every time: coverage of rare branches can be asserted
+    make.reproducible = fuzz_reproducible()
     return make
 
 

@@ -73,16 +73,18 @@ def test_the_same_machine_fails_on_an_overshooting_stabiliser(inner, pytester):
     (pytester.path / "tests" / "conftest.py").write_text(
         "import pytest\n"
         "from hypothesis import Phase, settings\n\n"
-        "# report the first failure unshrunk: shrinking replays chain transactions for minutes\n"
-        "settings.register_profile('no-shrink', phases=[Phase.explicit, Phase.reuse, Phase.generate])\n"
+        "# report the first failure unshrunk: shrinking replays chain transactions for minutes;\n"
+        "# five times the machines' examples (still the same ones every run)\n"
+        "settings.register_profile('no-shrink', settings.get_profile('pst-ci'), max_examples=500,\n"
+        "                          phases=[Phase.explicit, Phase.reuse, Phase.generate])\n"
         "settings.load_profile('no-shrink')\n\n\n"
         "@pytest.fixture(scope='session')\n"
         "def pst_blueprints(project):\n"
         "    return {'Reserve': project.OvershootReserve}\n"
     )
-    # more examples than the README's budget, so a run whose few trades all hit the capacity
-    # cap (where the overshoot does not show) cannot pass by luck; the first real trade fails
-    pytester._monkeypatch.setenv("PST_FUZZ_SCALE", "5")
+    # more examples than the README's budget (the profile above), so a run whose few trades all
+    # hit the capacity cap (where the overshoot does not show) cannot pass by luck; the first
+    # real trade fails
     result = inner("-k", "stabiliser")
     result.assert_outcomes(failed=1, deselected=2)
     # hypothesis (6.170 here) reports the falsifying steps as "Failing test case"

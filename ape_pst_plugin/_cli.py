@@ -258,7 +258,9 @@ def _address(ctx, param, value):
 
     def check(text):
         if not is_hex_address(text):
-            raise BadInput(f"--{param.name.replace('_', '-').removesuffix('s')}: {text!r} is not an address (0x and 40 hex digits)")
+            raise BadInput(
+                f"--{param.name.replace('_', '-').removesuffix('s')}: {text!r} is not an address (0x and 40 hex digits)"
+            )
         return to_checksum_address(text)
 
     if value is None:
@@ -274,7 +276,9 @@ def _order_id(ctx, param, value) -> bytes | None:
     if not digits or any(c not in string.hexdigits for c in digits):
         raise BadInput(f"--order-id {value!r} is not hexadecimal (like 0x1f2e)")
     if len(digits) > 64:
-        raise BadInput(f"--order-id is {(len(digits) + 1) // 2} bytes long; an order id is at most 32 bytes (64 hex digits)")
+        raise BadInput(
+            f"--order-id is {(len(digits) + 1) // 2} bytes long; an order id is at most 32 bytes (64 hex digits)"
+        )
     return bytes.fromhex(digits.rjust(64, "0"))
 
 
@@ -319,14 +323,19 @@ def cli():
 @cli.command(cls=PstCommand, short_help="Deploy the protocol with its governance.")
 @account_option
 @click.option(
-    "--owner", "owners", multiple=True, callback=_address,
+    "--owner",
+    "owners",
+    multiple=True,
+    callback=_address,
     help="A DAO Safe owner (repeat). Default on local: test accounts 0-2.",
 )
 @click.option("--threshold", type=int, default=None, help="Safe signatures needed. Default: a majority of owners.")
 @click.option("--min-delay", type=int, default=2 * DAY, show_default=True, help="Timelock delay, seconds.")
 @click.option("--guardian", default=None, callback=_address, help="May pause routers and stabilisers (default: none).")
 @click.option(
-    "--settlement", default=None, callback=_address,
+    "--settlement",
+    default=None,
+    callback=_address,
     help="The protocol's settlement token (bonds, attested revenue, payments; like USDC). "
     "Default: pst.deployments' settlement, or on a dev network a new test stablecoin.",
 )
@@ -375,7 +384,12 @@ def deploy(network, account_alias, owners, threshold, min_delay, guardian, settl
 
         settlement = deployer.deploy(_containers().TestStablecoin, "Test USD Coin", "USDC", 6).address
     protocol, governance = deploy_governed_protocol(
-        deployer, uniswap, settlement, owners=list(owners), threshold=threshold, min_delay=min_delay,
+        deployer,
+        uniswap,
+        settlement,
+        owners=list(owners),
+        threshold=threshold,
+        min_delay=min_delay,
         guardian=guardian,
     )
     addresses = {
@@ -583,7 +597,9 @@ def status(listing_key, as_json):
 )
 @click.argument("listing_key", metavar="LISTING")
 @click.argument("amount_text", metavar="AMOUNT", callback=_positive_number)
-@click.option("--order-id", default=None, callback=_order_id, help="Order id, at most 32 bytes of hex; random by default.")
+@click.option(
+    "--order-id", default=None, callback=_order_id, help="Order id, at most 32 bytes of hex; random by default."
+)
 @account_option
 @json_option
 def pay(listing_key, amount_text, order_id, account_alias, as_json):
@@ -701,15 +717,35 @@ def _bps(key: str, value: int) -> Field:
 
 @cli.command(cls=PstCommand, short_help="Score a merchant's monthly data and attest it.")
 @click.argument("data", metavar="DATA")
-@click.option("--merchant", required=True, callback=_address, help="The merchant's address (what the attestation is about).")
-@account_option
-@click.option("--submit", is_flag=True, help="Sign the attestation with --account (a bonded risk agent) and submit it to the registry.")
 @click.option(
-    "--validity", type=int, default=30, show_default=True, callback=_validity,
+    "--merchant", required=True, callback=_address, help="The merchant's address (what the attestation is about)."
+)
+@account_option
+@click.option(
+    "--submit",
+    is_flag=True,
+    help="Sign the attestation with --account (a bonded risk agent) and submit it to the registry.",
+)
+@click.option(
+    "--validity",
+    type=int,
+    default=30,
+    show_default=True,
+    callback=_validity,
     help="Days the attestation is valid from the chain's latest block (at most 35).",
 )
-@click.option("--merchant-id", "merchant_id_text", default=None, help="The agent's own reference for the merchant; merchant_id is its keccak-256 (default: of the merchant's address).")
-@click.option("--decimals", type=int, default=None, help="Settlement token decimals without a deployment here (default 6); with one, the registry's.")
+@click.option(
+    "--merchant-id",
+    "merchant_id_text",
+    default=None,
+    help="The agent's own reference for the merchant; merchant_id is its keccak-256 (default: of the merchant's address).",
+)
+@click.option(
+    "--decimals",
+    type=int,
+    default=None,
+    help="Settlement token decimals without a deployment here (default 6); with one, the registry's.",
+)
 @json_option
 def underwrite(data, merchant, account_alias, submit, validity, merchant_id_text, decimals, as_json):
     """Underwrite a merchant from DATA, its monthly export (CSV or JSON: month,
@@ -759,7 +795,10 @@ def underwrite(data, merchant, account_alias, submit, validity, merchant_id_text
                 amount("revenue_target", terms.revenue_target(inputs.avg_monthly_revenue), decimals),
             ]
             if listable
-            else [Field(key, None, why=why) for key in ("stake_bps", "target_ratio_bps", "max_listing_pe", "premium_bps", "revenue_target")]
+            else [
+                Field(key, None, why=why)
+                for key in ("stake_bps", "target_ratio_bps", "max_listing_pe", "premium_bps", "revenue_target")
+            ]
         ),
     ]
     mismatch = None
@@ -769,8 +808,13 @@ def underwrite(data, merchant, account_alias, submit, validity, merchant_id_text
         registry = deployment.protocol.registry
         agent = _account(account_alias)
         message, signature = sign_attestation(
-            registry, agent, merchant, inputs, validity=validity * DAY,
-            merchant_id=merchant_id, evidence_hash=loaded.evidence_hash,
+            registry,
+            agent,
+            merchant,
+            inputs,
+            validity=validity * DAY,
+            merchant_id=merchant_id,
+            evidence_hash=loaded.evidence_hash,
         )
         receipt = registry.submit(message.as_tuple(), signature, sender=agent)
         [event] = receipt.events.filter(registry.Attested)
@@ -794,4 +838,4 @@ def underwrite(data, merchant, account_alias, submit, validity, merchant_id_text
 
 
 # `ape pst fork ...` and `ape pst simulate` register themselves on `cli`
-import ape_pst_plugin._sim_cli  # noqa: F401
+import ape_pst_plugin._sim_cli  # noqa: F401, E402

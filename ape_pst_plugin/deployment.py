@@ -189,8 +189,14 @@ def default_inputs(month_revenue: int, avg_monthly_revenue: int | None = None) -
 
 
 def sign_attestation(
-    registry: ContractInstance, agent: AccountAPI, merchant: str, inputs: uw.Inputs, /, *,
-    issued_at: int | None = None, **fields,
+    registry: ContractInstance,
+    agent: AccountAPI,
+    merchant: str,
+    inputs: uw.Inputs,
+    /,
+    *,
+    issued_at: int | None = None,
+    **fields,
 ) -> tuple[uw.Attestation, bytes]:
     """``agent``'s signed attestation of ``inputs`` for ``merchant``, with the
     merchant's next nonce, issued at the pending block's time unless told
@@ -208,7 +214,9 @@ def sign_attestation(
     return message, uw.signature_bytes(agent.sign_message(message))
 
 
-def attest(protocol: Protocol, merchant: str, inputs: uw.Inputs, *, agent: AccountAPI | None = None, sender=None, **fields):
+def attest(
+    protocol: Protocol, merchant: str, inputs: uw.Inputs, *, agent: AccountAPI | None = None, sender=None, **fields
+):
     """Signs (``agent``, default ``protocol.agent``) and submits an attestation
     of ``inputs`` for ``merchant``; returns the receipt."""
     agent = agent or protocol.agent
@@ -275,7 +283,13 @@ def create_listing(
     stake = required_stake(supply, initial_price, decimals, terms.stake_bps)
     settlement.approve(protocol.factory, stake, sender=merchant)
     receipt = protocol.factory.create_listing(
-        name, symbol, supply, initial_price, merchant, payout or merchant, sender=admin,
+        name,
+        symbol,
+        supply,
+        initial_price,
+        merchant,
+        payout or merchant,
+        sender=admin,
     )
     event = receipt.events.filter(protocol.factory.ListingCreated)[0]
     listing = listing_at(protocol, event.id)

@@ -153,6 +153,7 @@ def open_market(
     if settlement.address != protocol.settlement.address:
         raise ValueError(f"{settlement.address} is not the protocol's settlement token ({protocol.settlement.address})")
     if fund is None:
+
         def fund(to, amount):
             # accounts pay their own faucet call, as before `fund` existed
             settlement.faucet(to, amount, sender=to if isinstance(to, AccountAPI) else admin)

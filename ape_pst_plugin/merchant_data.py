@@ -183,7 +183,9 @@ def _csv_records(text: str, name: str):
     header = [column.strip().lower() for column in header]
     missing = [c for c in COLUMNS if c not in header]
     if missing:
-        raise BadMerchantData(f"{name}: line 1: missing column {', '.join(missing)} (the header has {', '.join(header)})")
+        raise BadMerchantData(
+            f"{name}: line 1: missing column {', '.join(missing)} (the header has {', '.join(header)})"
+        )
     where = {c: header.index(c) for c in COLUMNS}
     for cells in reader:
         row = f"line {reader.line_num}"
@@ -208,9 +210,7 @@ def _month(row: str, record: dict, name: str, decimals: int) -> Month:
     if not 0 <= share <= 1:
         raise BadMerchantData(f"{where}: top_channel_share {share} is not a fraction from 0 to 1 (35% is 0.35)")
     if refunds > gross:
-        raise BadMerchantData(
-            f"{where}: refunds {_text(record['refunds'])} are above gross {_text(record['gross'])}"
-        )
+        raise BadMerchantData(f"{where}: refunds {_text(record['refunds'])} are above gross {_text(record['gross'])}")
     if gross > 0 and orders == 0:
         raise BadMerchantData(f"{where}: gross {_text(record['gross'])} with zero orders")
     return Month(row, month, gross, refunds, orders, Fraction(share))
@@ -241,7 +241,9 @@ def _units(value, column: str, where: str, decimals: int) -> int:
         raise BadMerchantData(f"{where}: {column} {_text(value)} is too large")
     raw = Fraction(number) * 10**decimals
     if raw.denominator != 1:
-        raise BadMerchantData(f"{where}: {column} {_text(value)} has more than {decimals} decimals (the settlement token's)")
+        raise BadMerchantData(
+            f"{where}: {column} {_text(value)} has more than {decimals} decimals (the settlement token's)"
+        )
     if raw >= MAX_UNITS:
         raise BadMerchantData(f"{where}: {column} {_text(value)} is too large")
     return int(raw)

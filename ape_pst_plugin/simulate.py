@@ -75,39 +75,56 @@ SCENARIOS: dict[str, Scenario] = {
         Scenario(
             "steady",
             "revenue flows at the usual rate, traders hover around PE 10: the reserve never trades",
-            fair_pe=_always(10.0), pull=_always(0.05), noise=0.004,
+            fair_pe=_always(10.0),
+            pull=_always(0.05),
+            noise=0.004,
         ),
         Scenario(
             "selloff",
             "panic selling for 12 hours pushes the PE towards 4, then only noise: the reserve buys back within its capacity",
-            fair_pe=_before(12, 3.6, None), pull=_before(12, 0.25, 0.0), noise=0.003,
+            fair_pe=_before(12, 3.6, None),
+            pull=_before(12, 0.25, 0.0),
+            noise=0.003,
         ),
         Scenario(
             "mania",
             "FOMO buying for 12 hours pushes the PE past 25, then only noise: the reserve sells inventory",
-            fair_pe=_before(12, 40.0, None), pull=_before(12, 0.25, 0.0), noise=0.003,
+            fair_pe=_before(12, 40.0, None),
+            pull=_before(12, 0.25, 0.0),
+            noise=0.003,
         ),
         Scenario(
             "revenue-collapse",
             "revenue falls to 5% of its usual rate and holders price the listing at PE 5: the reserve buys "
             "while the listing is active, stops at the first missed period (late), keeps the rest of its float; "
             "three misses default the listing",
-            fair_pe=_always(5.0), pull=_always(0.02), noise=0.003, revenue=_always(0.05), target=0.5,
+            fair_pe=_always(5.0),
+            pull=_always(0.02),
+            noise=0.003,
+            revenue=_always(0.05),
+            target=0.5,
         ),
         Scenario(
             "wash",
             "real revenue falls to 10% of its usual rate while the merchant pays itself twice the usual revenue "
             "every day from its own and fresh addresses: counted revenue stays at the verified (real) revenue, "
             "the reserve does not buy, the merchant misses three periods and defaults",
-            fair_pe=_always(10.0), pull=_always(0.02), noise=0.003,
-            revenue=lambda hour: max(0.1, 1.0 - 0.9 * hour / (20 * 24)), target=0.8, wash=2.0,
+            fair_pe=_always(10.0),
+            pull=_always(0.02),
+            noise=0.003,
+            revenue=lambda hour: max(0.1, 1.0 - 0.9 * hour / (20 * 24)),
+            target=0.8,
+            wash=2.0,
         ),
         Scenario(
             "manipulation",
             "steady market; every hour an attacker dumps or pumps the pool (by a few percent, or by half of it) inside "
             "one transaction and calls stabilise() in between: the reserve decides on the TWAP and never trades "
             "because of it",
-            fair_pe=_always(10.0), pull=_always(0.05), noise=0.003, attacker=True,
+            fair_pe=_always(10.0),
+            pull=_always(0.05),
+            noise=0.003,
+            attacker=True,
         ),
         Scenario(
             "agent-stops",
@@ -116,7 +133,10 @@ SCENARIOS: dict[str, Scenario] = {
             "at PE 6: the reserve buys while the attestation is fresh and refuses once it is stale, the first "
             "period that starts after the expiry has a verified cap of 0, so the merchant misses it (counted 0) "
             "and the listing goes late (needs ~91 days: --days 91 --step-hours 24)",
-            fair_pe=_before(20 * 24, 10.0, 6.0), pull=_before(20 * 24, 0.05, 0.02), noise=0.003, agent_stops_day=20,
+            fair_pe=_before(20 * 24, 10.0, 6.0),
+            pull=_before(20 * 24, 0.05, 0.02),
+            noise=0.003,
+            agent_stops_day=20,
         ),
     )
 }
@@ -230,7 +250,9 @@ def world():
                 "chain id 1 without Uniswap V2 at its mainnet addresses: start the stand-in with `ape pst fork start`"
             )
         if len(chain.provider.get_code(fork.USDC)) == 0:
-            raise SimulationError(f"no token at USDC's address {fork.USDC}: start the stand-in with `ape pst fork start`")
+            raise SimulationError(
+                f"no token at USDC's address {fork.USDC}: start the stand-in with `ape pst fork start`"
+            )
         usdc = fork.mainnet_usdc()
 
         def fund(to, amount):
@@ -281,8 +303,9 @@ class Simulation:
         market_cap = plan.pool_settlement * WAD * WAD // plan.pool_tokens * 1_000_000
         self.bond = 2 * protocol.registry.required_bond(agent, market_cap)
         onboard_agent(protocol, admin, agent, self.bond, fund=fund)
-        self.market = m = open_market(chain, protocol, admin, merchant, payer, trader, keeper, usdc,
-                                      plan=plan, symbol="SIM", fund=fund)
+        self.market = m = open_market(
+            chain, protocol, admin, merchant, payer, trader, keeper, usdc, plan=plan, symbol="SIM", fund=fund
+        )
         self.volatility_bps = plan.volatility_bps
         self.usual_hourly = usual_period * HOUR // PERIOD
         self.decimals = usdc.decimals()
@@ -316,10 +339,18 @@ class Simulation:
         self.pe_low, self.pe_high = self.reserve.pe_low(), self.reserve.pe_high()
         self.token_is_0 = m.pair.token0() == m.token.address
         self.result = Result(
-            scenario=scenario, days=days, seed=seed, hours_per_step=hours_per_step, network=str(network),
-            decimals=self.decimals, pe_low=self.pe_low, pe_high=self.pe_high,
-            capacity_bps=self.reserve.capacity_bps(), start_stake=self.reserve.stake(),
-            start_inventory=self.reserve.inventory(), start_free=self.reserve.free_balance(),
+            scenario=scenario,
+            days=days,
+            seed=seed,
+            hours_per_step=hours_per_step,
+            network=str(network),
+            decimals=self.decimals,
+            pe_low=self.pe_low,
+            pe_high=self.pe_high,
+            capacity_bps=self.reserve.capacity_bps(),
+            start_stake=self.reserve.stake(),
+            start_inventory=self.reserve.inventory(),
+            start_free=self.reserve.free_balance(),
         )
         self.start = chain.blocks.head.timestamp
         self.chain_id = chain.chain_id
@@ -337,7 +368,11 @@ class Simulation:
     def _fast(self):
         self.rpc = rpc = Rpc(self.chain.provider.uri)
         self.c_pair, self.c_token = rpc.contract(self.pair), rpc.contract(self.token)
-        self.c_reserve, self.c_oracle, self.c_router = rpc.contract(self.reserve), rpc.contract(self.oracle), rpc.contract(self.router)
+        self.c_reserve, self.c_oracle, self.c_router = (
+            rpc.contract(self.reserve),
+            rpc.contract(self.oracle),
+            rpc.contract(self.router),
+        )
         self.c_staking, self.c_swap = rpc.contract(self.staking), rpc.contract(self.swap_router)
         self.c_registry = rpc.contract(self.registry)
         self.c_manipulator = rpc.contract(self.manipulator) if self.scenario.attacker else None
@@ -353,12 +388,19 @@ class Simulation:
         """The attestation the merchant was listed on, first in the verification timeline."""
         latest = self.registry.latest(self.merchant)
         cap = self.registry.verified_cap(self.merchant, latest.recorded_at)
-        self.result.verifications.append(dict(
-            hour=(latest.recorded_at - self.start) / HOUR, timestamp=latest.recorded_at,
-            period=self._first_capped(latest.recorded_at),
-            month_revenue=latest.month_revenue, avg_monthly_revenue=latest.avg_monthly_revenue, cap=cap,
-            expires_at=latest.expires_at, grade=latest.grade, score=latest.score,
-        ))
+        self.result.verifications.append(
+            dict(
+                hour=(latest.recorded_at - self.start) / HOUR,
+                timestamp=latest.recorded_at,
+                period=self._first_capped(latest.recorded_at),
+                month_revenue=latest.month_revenue,
+                avg_monthly_revenue=latest.avg_monthly_revenue,
+                cap=cap,
+                expires_at=latest.expires_at,
+                grade=latest.grade,
+                score=latest.score,
+            )
+        )
 
     def _first_capped(self, recorded_at: int) -> int:
         """The first period a record recorded at ``recorded_at`` caps: the first that starts at or after it."""
@@ -387,14 +429,22 @@ class Simulation:
     def _row(self, hour: float) -> Row:
         period = (self.start + int(hour * HOUR) - self.router_start) // self.period_length
         merchant = self.merchant.address
-        reserves, free, inventory, staked, stake, price_eps, gross, counted, status, cap, fresh = self.rpc.calls([
-            self.c_pair.call("getReserves"), self.c_reserve.call("free_balance"), self.c_reserve.call("inventory"),
-            self.c_staking.call("total_staked"), self.c_reserve.call("stake"), self.c_oracle.call("price_and_eps"),
-            self.c_router.call("period_gross", period), self.c_router.call("counted", period),
-            self.c_reserve.call("status"),
-            self.c_registry.call("verified_cap", merchant, self.router_start + period * self.period_length),
-            self.c_registry.call("is_fresh", merchant),
-        ], allow_revert=True)
+        reserves, free, inventory, staked, stake, price_eps, gross, counted, status, cap, fresh = self.rpc.calls(
+            [
+                self.c_pair.call("getReserves"),
+                self.c_reserve.call("free_balance"),
+                self.c_reserve.call("inventory"),
+                self.c_staking.call("total_staked"),
+                self.c_reserve.call("stake"),
+                self.c_oracle.call("price_and_eps"),
+                self.c_router.call("period_gross", period),
+                self.c_router.call("counted", period),
+                self.c_reserve.call("status"),
+                self.c_registry.call("verified_cap", merchant, self.router_start + period * self.period_length),
+                self.c_registry.call("is_fresh", merchant),
+            ],
+            allow_revert=True,
+        )
         r_token, r_settlement = self._tokens_first(reserves)
         twap = eps = pe = p_low = p_high = None
         if not isinstance(price_eps, RpcRevert):
@@ -403,10 +453,23 @@ class Simulation:
             pe = twap * WAD // eps
             p_low, p_high = pem.target_prices(eps, self.pe_low, self.pe_high)
         return Row(
-            hour=hour, timestamp=self.start + int(hour * HOUR),
-            spot=pem.spot_price(r_token, r_settlement, self.decimals), twap=twap, pe=pe, p_low=p_low, p_high=p_high,
-            reserve_stable=free, inventory=inventory, staked=staked, stake=stake,
-            period=period, period_gross=gross, period_counted=counted, period_cap=cap, fresh=fresh, status=status,
+            hour=hour,
+            timestamp=self.start + int(hour * HOUR),
+            spot=pem.spot_price(r_token, r_settlement, self.decimals),
+            twap=twap,
+            pe=pe,
+            p_low=p_low,
+            p_high=p_high,
+            reserve_stable=free,
+            inventory=inventory,
+            staked=staked,
+            stake=stake,
+            period=period,
+            period_gross=gross,
+            period_counted=counted,
+            period_cap=cap,
+            fresh=fresh,
+            status=status,
         )
 
     # ---------------------------------------------------------------- actors
@@ -462,25 +525,41 @@ class Simulation:
         # issued at the newest block's time: an eth_call (the dry run) sees that block
         issued_at = now
         [nonce] = self.rpc.calls([self.c_registry.call("nonces", self.merchant.address)])
-        message = uw.attestation(inputs, merchant=self.merchant.address, chain_id=self.chain_id,
-                                 registry=self.registry.address, issued_at=issued_at, nonce=nonce,
-                                 validity=uw.MAX_VALIDITY)
+        message = uw.attestation(
+            inputs,
+            merchant=self.merchant.address,
+            chain_id=self.chain_id,
+            registry=self.registry.address,
+            issued_at=issued_at,
+            nonce=nonce,
+            validity=uw.MAX_VALIDITY,
+        )
         signature = uw.signature_bytes(self.agent.sign_message(message))
         submit = self.c_registry.call("submit", message.as_tuple(), signature)
         try:
             self.rpc.calls([submit], sender=self.agent.address, block="pending")
         except RpcRevert as err:
-            self.result.unattested.append(dict(hour=hour, reason=err.reason, month_revenue=month,
-                                               avg_monthly_revenue=inputs.avg_monthly_revenue))
+            self.result.unattested.append(
+                dict(hour=hour, reason=err.reason, month_revenue=month, avg_monthly_revenue=inputs.avg_monthly_revenue)
+            )
             return
         receipt = self._send(submit, self.agent)
         [event] = self.c_registry.events(receipt, "Attested")
         # the submission is the step's first transaction: recorded at `now`
         feeds = self._first_capped(now)
-        self.result.verifications.append(dict(
-            hour=hour, timestamp=now, period=feeds, month_revenue=month, avg_monthly_revenue=inputs.avg_monthly_revenue,
-            cap=event["cap"], expires_at=event["expires_at"], grade=event["grade"], score=event["score"],
-        ))
+        self.result.verifications.append(
+            dict(
+                hour=hour,
+                timestamp=now,
+                period=feeds,
+                month_revenue=month,
+                avg_monthly_revenue=inputs.avg_monthly_revenue,
+                cap=event["cap"],
+                expires_at=event["expires_at"],
+                grade=event["grade"],
+                score=event["score"],
+            )
+        )
 
     def _crowd(self, hour: float, hours: int):
         """One net trade: part of the way to the fair price, plus noise."""
@@ -502,8 +581,9 @@ class Simulation:
             amount = min(pem.sell_to_price(r_token, r_settlement, target, self.decimals), held)
             path = [self.token.address, self.usdc.address]
         if amount > 0:
-            self._send(self.c_swap.call("swapExactTokensForTokens", amount, 0, path, self.trader.address, 2**64),
-                       self.trader)
+            self._send(
+                self.c_swap.call("swapExactTokensForTokens", amount, 0, path, self.trader.address, 2**64), self.trader
+            )
 
     def _attack(self, hour: float):
         """Same-block manipulation: dump or pump the pool, stabilise, undo. Two
@@ -512,15 +592,24 @@ class Simulation:
         r_token, r_settlement = self._reserves()
         dump = int(hour) % 2 == 0
         share = 2 if int(hour) % 4 < 2 else 40
-        token_in, amount = (self.token.address, r_token // share) if dump else (self.usdc.address, r_settlement // share)
+        token_in, amount = (
+            (self.token.address, r_token // share) if dump else (self.usdc.address, r_settlement // share)
+        )
         if dump:  # at most the tokens it has
             [held] = self.rpc.calls([self.c_token.call("balanceOf", self.manipulator.address)])
             amount = min(amount, held)
         receipt = self._send(self.c_manipulator.call("attack", token_in, amount), self.attacker)
         [event] = self.c_manipulator.events(receipt, "Attack")
         reserve_events = self.c_reserve.events(receipt, "Bought") + self.c_reserve.events(receipt, "Sold")
-        self.result.attacks.append(dict(hour=hour, dump=dump, stabilise_succeeded=event["stabilise_succeeded"],
-                                        traded=event["traded"], reserve_events=len(reserve_events)))
+        self.result.attacks.append(
+            dict(
+                hour=hour,
+                dump=dump,
+                stabilise_succeeded=event["stabilise_succeeded"],
+                traded=event["traded"],
+                reserve_events=len(reserve_events),
+            )
+        )
 
     def _keeper(self, hour: float, row_notes: list) -> tuple[str, int, int]:
         """assess() once a period is over, update(), then stabilise() if the PE is out of band."""
@@ -532,11 +621,23 @@ class Simulation:
             self.defaulted = self.defaulted or defaulted
             for a in self.c_reserve.events(receipt, "Assessed"):
                 missed = a["counted"] < a["due"]
-                self.result.assessments.append(dict(hour=hour, period=a["period"], counted=a["counted"], due=a["due"],
-                                                    slashed=a["slashed"], misses=a["misses"], status=a["status"],
-                                                    defaulted=defaulted))
-                row_notes.append(f"period {a['period']}: " + (f"missed, slashed {a['slashed']}" if missed else "target met")
-                                 + (", defaulted" if defaulted else ""))
+                self.result.assessments.append(
+                    dict(
+                        hour=hour,
+                        period=a["period"],
+                        counted=a["counted"],
+                        due=a["due"],
+                        slashed=a["slashed"],
+                        misses=a["misses"],
+                        status=a["status"],
+                        defaulted=defaulted,
+                    )
+                )
+                row_notes.append(
+                    f"period {a['period']}: "
+                    + (f"missed, slashed {a['slashed']}" if missed else "target met")
+                    + (", defaulted" if defaulted else "")
+                )
         self._send(self.c_oracle.call("update"), self.keeper)
         trade = ("", 0, 0)
         twap, eps = self._price_and_eps()
@@ -552,12 +653,30 @@ class Simulation:
                 else:
                     receipt = self._send(stabilise, self.keeper)
                     for a in self.c_reserve.events(receipt, "Bought"):
-                        self.result.trades.append(dict(hour=hour, kind="buy", given=a["spent"], received=a["received"],
-                                                       pe=a["pe"], target=a["target_price"], spot_after=a["spot_after"]))
+                        self.result.trades.append(
+                            dict(
+                                hour=hour,
+                                kind="buy",
+                                given=a["spent"],
+                                received=a["received"],
+                                pe=a["pe"],
+                                target=a["target_price"],
+                                spot_after=a["spot_after"],
+                            )
+                        )
                         trade = ("buy", a["spent"], a["received"])
                     for a in self.c_reserve.events(receipt, "Sold"):
-                        self.result.trades.append(dict(hour=hour, kind="sell", given=a["sold"], received=a["received"],
-                                                       pe=a["pe"], target=a["target_price"], spot_after=a["spot_after"]))
+                        self.result.trades.append(
+                            dict(
+                                hour=hour,
+                                kind="sell",
+                                given=a["sold"],
+                                received=a["received"],
+                                pe=a["pe"],
+                                target=a["target_price"],
+                                spot_after=a["spot_after"],
+                            )
+                        )
                         trade = ("sell", a["sold"], a["received"])
         return trade
 
@@ -614,7 +733,7 @@ def _abi_type(item) -> str:
     """The canonical ABI type of an input or output: a struct is its components' tuple."""
     if not item["type"].startswith("tuple"):
         return item["type"]
-    return "(" + ",".join(_abi_type(c) for c in item["components"]) + ")" + item["type"][len("tuple"):]
+    return "(" + ",".join(_abi_type(c) for c in item["components"]) + ")" + item["type"][len("tuple") :]
 
 
 class RpcContract:
@@ -650,8 +769,12 @@ class RpcContract:
                 continue
             indexed = [i for i in abi["inputs"] if i.get("indexed")]
             plain = [i for i in abi["inputs"] if not i.get("indexed")]
-            values = dict(zip([i["name"] for i in plain],
-                              self.decode([i["type"] for i in plain], bytes.fromhex(log["data"].removeprefix("0x")))))
+            values = dict(
+                zip(
+                    [i["name"] for i in plain],
+                    self.decode([i["type"] for i in plain], bytes.fromhex(log["data"].removeprefix("0x"))),
+                )
+            )
             for item, raw in zip(indexed, log["topics"][1:]):
                 values[item["name"]] = self.decode([item["type"]], bytes.fromhex(raw.removeprefix("0x")))[0]
             found.append(values)
@@ -689,8 +812,9 @@ class Rpc:
             raise SimulationError(f"{method}: {body['error'].get('message')}")
         return body["result"]
 
-    def calls(self, calls: list[_Call], sender: str | None = None, allow_revert: bool = False,
-              block: str = "latest") -> list:
+    def calls(
+        self, calls: list[_Call], sender: str | None = None, allow_revert: bool = False, block: str = "latest"
+    ) -> list:
         """eth_call of every call in one batch request, decoded. A revert
         raises RpcRevert, or with ``allow_revert`` comes back as one.
         ``block="pending"``: on the block the next transaction goes into (its
@@ -746,8 +870,9 @@ def _reason(error: dict) -> str:
     return str(error.get("message", error)).removeprefix("execution reverted: ")
 
 
-def run(name: str, days: int, seed: int = 1, hours_per_step: int = 1,
-        progress: Callable[[int], None] | None = None) -> Result:
+def run(
+    name: str, days: int, seed: int = 1, hours_per_step: int = 1, progress: Callable[[int], None] | None = None
+) -> Result:
     """Sets up a listing on the connected network and runs scenario ``name``."""
     if name not in SCENARIOS:
         raise SimulationError(f"unknown scenario {name!r}; known: {', '.join(SCENARIOS)}")

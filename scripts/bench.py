@@ -46,7 +46,15 @@ class Table:
 
     def add(self, operation, pst, anchor=None, anchor_name="", target=None, note=""):
         ratio = round(pst / anchor, 3) if anchor else None
-        row = dict(operation=operation, ape_pst=pst, anchor=anchor, anchor_name=anchor_name, ratio=ratio, target=target, note=note)
+        row = dict(
+            operation=operation,
+            ape_pst=pst,
+            anchor=anchor,
+            anchor_name=anchor_name,
+            ratio=ratio,
+            target=target,
+            note=note,
+        )
         self.rows.append(row)
         print(f"{operation:<48} {pst:>9,} {anchor or '':>9} {ratio or '':>6} {target or ''}")
 
@@ -90,8 +98,18 @@ def simulation_rate() -> dict:
     if fork.read_state(root) is None:
         started = fork.start(root=root)
     try:
-        command = ["ape", "pst", "simulate", "selloff", "--days", str(SIM_DAYS), "--network", FORK,
-                   "--out", str(root / ".build" / "bench-simulation")]
+        command = [
+            "ape",
+            "pst",
+            "simulate",
+            "selloff",
+            "--days",
+            str(SIM_DAYS),
+            "--network",
+            FORK,
+            "--out",
+            str(root / ".build" / "bench-simulation"),
+        ]
         began = time.perf_counter()
         done = subprocess.run(command, capture_output=True, text=True, cwd=root)
         wall = time.perf_counter() - began
@@ -131,7 +149,9 @@ def simulation_section(sim: dict) -> list[str]:
     ]
     if "make_test_wall_seconds" in sim:
         minutes, secs = divmod(sim["make_test_wall_seconds"], 60)
-        lines.append(f"| last `make test` on this machine, wall clock (target <= 10 min) | {minutes} min {secs:02d} s |")
+        lines.append(
+            f"| last `make test` on this machine, wall clock (target <= 10 min) | {minutes} min {secs:02d} s |"
+        )
     lines += ["", f"Outcome: {sim['summary']}"]
     return lines
 
@@ -169,8 +189,14 @@ def permit_ops(owner, spender, relayer) -> dict:
     gas = {}
     for key, value in (("permit_first", 1_000 * WAD), ("permit", 2_000 * WAD)):
         message = Permit(
-            owner=owner.address, spender=spender.address, value=value, nonce=token.nonces(owner), deadline=2**64,
-            eip712_name="Uniswap V2", eip712_version="1", eip712_chainId=chain.chain_id,
+            owner=owner.address,
+            spender=spender.address,
+            value=value,
+            nonce=token.nonces(owner),
+            deadline=2**64,
+            eip712_name="Uniswap V2",
+            eip712_version="1",
+            eip712_chainId=chain.chain_id,
             eip712_verifyingContract=token.address,
         )
         signed = owner.sign_message(message)
@@ -279,8 +305,9 @@ def stabiliser_ops(deployer, guardian, merchant, payer, trader, keeper, listings
     for i in range(listings - 1):
         usdc.faucet(merchant, 10**11, sender=merchant)
         create_listing(protocol, deployer, merchant=merchant, symbol=f"L{i}")
-    market = open_market(chain, protocol, deployer, merchant, payer, trader, keeper, usdc,
-                         plan=MarketPlan(revenue_target=100_000 * USDC))
+    market = open_market(
+        chain, protocol, deployer, merchant, payer, trader, keeper, usdc, plan=MarketPlan(revenue_target=100_000 * USDC)
+    )
     assert protocol.factory.listing_count() == listings
     # the history period is over: the merchant's monthly re-attestation keeps its verified revenue
     # fresh (the reserve buys only then)
@@ -362,46 +389,115 @@ def main():
 
     table = Table()
     t = table.add
-    t("pay() steady state (split + counted revenue)", one["pay"], anchor["release"], "OZ PaymentSplitter.release(token)",
-      "<= 90,000", "a customer's second payment of the period; merchant and stakers already hold USDC; "
-      "splitter: second release to a paid payee")
-    t("pay() first counted payment of a period (+ verified cap read)", one["pay_first_of_period"], anchor["release"],
-      "OZ PaymentSplitter.release(token)")
-    t("pay() by an insider (split, not counted)", one["pay_insider"], anchor["release"], "OZ PaymentSplitter.release(token)")
+    t(
+        "pay() steady state (split + counted revenue)",
+        one["pay"],
+        anchor["release"],
+        "OZ PaymentSplitter.release(token)",
+        "<= 90,000",
+        "a customer's second payment of the period; merchant and stakers already hold USDC; "
+        "splitter: second release to a paid payee",
+    )
+    t(
+        "pay() first counted payment of a period (+ verified cap read)",
+        one["pay_first_of_period"],
+        anchor["release"],
+        "OZ PaymentSplitter.release(token)",
+    )
+    t(
+        "pay() by an insider (split, not counted)",
+        one["pay_insider"],
+        anchor["release"],
+        "OZ PaymentSplitter.release(token)",
+    )
     t("pay() vs one ERC20 transferFrom", one["pay"], anchor["transferFrom"], "OZ ERC20 transferFrom")
-    t("stake (second staker)", one["stake"], anchor["stake"], "StakingRewards.stake", "<= 0.85x",
-      "B's first stake, 1 h into a stream A already earns from")
+    t(
+        "stake (second staker)",
+        one["stake"],
+        anchor["stake"],
+        "StakingRewards.stake",
+        "<= 0.85x",
+        "B's first stake, 1 h into a stream A already earns from",
+    )
     t("claim", one["claim"], anchor["claim"], "StakingRewards.getReward", "<= 0.85x", "B's first claim, a day later")
-    t("unstake (partial)", one["unstake"], anchor["unstake"], "StakingRewards.withdraw", "<= 0.85x",
-      "B takes out 40 of 100, an hour later")
+    t(
+        "unstake (partial)",
+        one["unstake"],
+        anchor["unstake"],
+        "StakingRewards.withdraw",
+        "<= 0.85x",
+        "B takes out 40 of 100, an hour later",
+    )
     t("stake with 1,000 stakers", crowd["stake"], one["stake"], "ape-pst stake, 1 staker", "within 1%")
     t("claim with 1,000 stakers", crowd["claim"], one["claim"], "ape-pst claim, 1 staker", "within 1%")
     t("unstake with 1,000 stakers", crowd["unstake"], one["unstake"], "ape-pst unstake, 1 staker", "within 1%")
     t("pay() with 1,000 stakers", crowd["pay"], one["pay"], "ape-pst pay, 1 staker", "within 1%")
     permit = "UniswapV2ERC20.permit (EIP-2612)"
-    t("UnderwritingRegistry.submit, steady state", one["submit"], anchor["permit"], permit, "<= 1.5x",
-      "a merchant's second attestation by the same agent, relayed (EIP-712 check, nonce, scoring, a new history "
-      "record, the newest record rewritten); permit: the owner's second (nonce and allowance already non-zero), relayed; "
-      "OZ 4.9.6's npm build has no deployable permit")
-    t("UnderwritingRegistry.submit, a merchant's first", one["submit_first"], anchor["permit_first"], permit, "",
-      "every slot zero before; permit: the owner's first")
-    t("ListingFactory.create_listing (registry check + 6 blueprints + pair)", one["create_listing"], None, "", "",
-      "the registry's record_listing (fresh attestation, terms, agent bond) and the PE range check included")
+    t(
+        "UnderwritingRegistry.submit, steady state",
+        one["submit"],
+        anchor["permit"],
+        permit,
+        "<= 1.5x",
+        "a merchant's second attestation by the same agent, relayed (EIP-712 check, nonce, scoring, a new history "
+        "record, the newest record rewritten); permit: the owner's second (nonce and allowance already non-zero), relayed; "
+        "OZ 4.9.6's npm build has no deployable permit",
+    )
+    t(
+        "UnderwritingRegistry.submit, a merchant's first",
+        one["submit_first"],
+        anchor["permit_first"],
+        permit,
+        "",
+        "every slot zero before; permit: the owner's first",
+    )
+    t(
+        "ListingFactory.create_listing (registry check + 6 blueprints + pair)",
+        one["create_listing"],
+        None,
+        "",
+        "",
+        "the registry's record_listing (fresh attestation, terms, agent bond) and the PE range check included",
+    )
     swap = "Router02 swapExactTokensForTokens"
-    t("stabilise() buy (gates + sizing + swap)", alone["buy"], alone["swap"], swap, "<= 160,000; <= 1.3x",
-      "the reserve's second buy; anchor: a trader's second 100-token sale through Router02 on the same pool")
-    t("stabilise() sell (gates + sizing + swap)", alone["sell"], alone["swap"], swap, "<= 160,000",
-      "the reserve's second sell")
+    t(
+        "stabilise() buy (gates + sizing + swap)",
+        alone["buy"],
+        alone["swap"],
+        swap,
+        "<= 160,000; <= 1.3x",
+        "the reserve's second buy; anchor: a trader's second 100-token sale through Router02 on the same pool",
+    )
+    t(
+        "stabilise() sell (gates + sizing + swap)",
+        alone["sell"],
+        alone["swap"],
+        swap,
+        "<= 160,000",
+        "the reserve's second sell",
+    )
     t("stabilise() inside the band", alone["in_band"], None, "", "<= 40,000 (aim 30,000)")
     t("PEOracle.update()", alone["update"])
     t("assess() target hit", alone["assess_hit"])
     t("assess() miss, 20% slashed to stakers", alone["assess_miss"])
-    for key, label in (("buy", "stabilise() buy"), ("sell", "stabilise() sell"), ("in_band", "stabilise() in band"),
-                       ("update", "update()"), ("assess_hit", "assess() hit"), ("assess_miss", "assess() miss")):
+    for key, label in (
+        ("buy", "stabilise() buy"),
+        ("sell", "stabilise() sell"),
+        ("in_band", "stabilise() in band"),
+        ("update", "update()"),
+        ("assess_hit", "assess() hit"),
+        ("assess_miss", "assess() miss"),
+    ):
         t(f"{label} with 100 listings", crowded[key], alone[key], f"{label}, 1 listing", "within 1%")
     oz = "OZ 4.9.6 TimelockController"
-    t("Timelock.schedule (grace-period wrapper)", lock["pst_schedule"], lock["oz_schedule"], f"{oz}.schedule", "<= 1.0x",
-      "same payload: a token faucet call")
+    t(
+        "Timelock.schedule (grace-period wrapper)",
+        lock["pst_schedule"],
+        lock["oz_schedule"],
+        f"{oz}.schedule",
+        "<= 1.0x",
+        "same payload: a token faucet call",
+    )
     t("Timelock.execute (checks the grace period)", lock["pst_execute"], lock["oz_execute"], f"{oz}.execute", "<= 1.0x")
     client = networks.provider.web3.client_version
     table.write({"client": client, "chain_id": chain.chain_id}, simulation=simulation_rate())

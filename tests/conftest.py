@@ -174,8 +174,15 @@ def governed(admin, uniswap, usdc, guardian, safe_owners, agent):
     from ape_pst_plugin.governance import deploy_governed_protocol
 
     return deploy_governed_protocol(
-        admin, uniswap, usdc, owners=[o.address for o in safe_owners], threshold=2, min_delay=2 * 86_400,
-        guardian=guardian, agents=[agent], agent_bond=20_000_000 * USDC,
+        admin,
+        uniswap,
+        usdc,
+        owners=[o.address for o in safe_owners],
+        threshold=2,
+        min_delay=2 * 86_400,
+        guardian=guardian,
+        agents=[agent],
+        agent_bond=20_000_000 * USDC,
     )
 
 
@@ -295,5 +302,6 @@ def market(chain, protocol, admin, merchant, payer, trader, keeper, usdc):
 
     # no revenue target after the history period: however far later tests move the clock,
     # every finished period is met (tests of misses open their own market)
-    return open_market(chain, protocol, admin, merchant, payer, trader, keeper, usdc,
-                       plan=MarketPlan(revenue_target=0), symbol="MKT")
+    return open_market(
+        chain, protocol, admin, merchant, payer, trader, keeper, usdc, plan=MarketPlan(revenue_target=0), symbol="MKT"
+    )

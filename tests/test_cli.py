@@ -173,7 +173,9 @@ def test_pay_without_funds_says_so(known, accounts, usdc):
     assert_one_line_error(run("pay", "0", str(poor)), "holds less than")
 
 
-@pytest.mark.parametrize("key, message", [("99", "no listing 99"), ("NOPE", "no listing with id"), ("0x" + "11" * 20, "not a listed token")])
+@pytest.mark.parametrize(
+    "key, message", [("99", "no listing 99"), ("NOPE", "no listing with id"), ("0x" + "11" * 20, "not a listed token")]
+)
 def test_unknown_listing_is_one_line(known, key, message):
     assert_one_line_error(run("status", key), message)
 
@@ -346,7 +348,10 @@ def test_the_plugin_errors_share_one_base_under_ape_and_keep_their_old_names():
     assert issubclass(exceptions.PstError, ApeException)
     assert all(issubclass(getattr(exceptions, name), exceptions.PstError) for name in exceptions.__all__)
     assert (registry.NoDeployment, registry.UnknownListing, fork.ForkError) == (
-        exceptions.NoDeployment, exceptions.UnknownListing, exceptions.ForkError)
+        exceptions.NoDeployment,
+        exceptions.UnknownListing,
+        exceptions.ForkError,
+    )
 
 
 # --- underwriting: from a merchant's data to an attestation ----------------------------------
@@ -406,7 +411,10 @@ def test_underwrite_says_why_a_low_score_has_no_terms(record, tmp_path):
     # 6 months (5 points), R about 12,000 (4), CV about 37% (5), growth -45% (0), refunds 12% (0), one channel (0)
     path = tmp_path / "weak.csv"
     rows = ["month,gross,refunds,orders,top_channel_share"]
-    rows += [f"2024-0{m},{g},{g * 12 // 100},10,1" for m, g in zip(range(1, 7), (30_000, 25_000, 20_000, 9_000, 20_000, 12_000))]
+    rows += [
+        f"2024-0{m},{g},{g * 12 // 100},10,1"
+        for m, g in zip(range(1, 7), (30_000, 25_000, 20_000, 9_000, 20_000, 12_000))
+    ]
     path.write_text("\n".join(rows) + "\n")
     out = run_json("underwrite", str(path), "--merchant", MERCHANT)
     assert out["points_total"] < 40 and out["grade"] == "none"
@@ -429,7 +437,9 @@ def test_underwrite_submit_records_the_attestation(on_protocol, agent, chain):
     [event] = chain.get_receipt(out["transaction"]).events.filter(reg.Attested)
     assert event.evidence_hash == keccak(Path(path).read_bytes())
     # the next one takes the next nonce
-    again = run_json("underwrite", path, "--merchant", MERCHANT, "--account", f"TEST::{agent.index}", "--submit", "--validity", "7")
+    again = run_json(
+        "underwrite", path, "--merchant", MERCHANT, "--account", f"TEST::{agent.index}", "--submit", "--validity", "7"
+    )
     assert again["nonce"] == 1 and reg.latest(MERCHANT).expires_at == again["issued_at"] + 7 * 86_400
 
 
@@ -439,8 +449,19 @@ def test_underwrite_submit_says_when_the_registry_disagrees_with_the_python_mode
     from ape_pst_plugin import underwriting
 
     honest = underwriting.score
-    monkeypatch.setattr(underwriting, "score", lambda inputs, decimals: replace(honest(inputs, decimals), grade=underwriting.GRADE_B))
-    result = run("underwrite", sample("steady-shop.csv"), "--merchant", MERCHANT, "--account", f"TEST::{agent.index}", "--submit", "--json")
+    monkeypatch.setattr(
+        underwriting, "score", lambda inputs, decimals: replace(honest(inputs, decimals), grade=underwriting.GRADE_B)
+    )
+    result = run(
+        "underwrite",
+        sample("steady-shop.csv"),
+        "--merchant",
+        MERCHANT,
+        "--account",
+        f"TEST::{agent.index}",
+        "--submit",
+        "--json",
+    )
     assert result.exit_code == 1
     assert json.loads(result.stdout)["registry_grade"] == "A"
     assert result.stderr.strip() == (
@@ -459,7 +480,15 @@ def test_a_signature_with_a_short_r_or_s_is_still_65_bytes():
 
 
 def test_underwrite_submit_by_a_non_agent_is_the_revert_reason(on_protocol, attacker):
-    result = run("underwrite", sample("steady-shop.csv"), "--merchant", MERCHANT, "--account", f"TEST::{attacker.index}", "--submit")
+    result = run(
+        "underwrite",
+        sample("steady-shop.csv"),
+        "--merchant",
+        MERCHANT,
+        "--account",
+        f"TEST::{attacker.index}",
+        "--submit",
+    )
     assert_one_line_error(result, "transaction reverted: registry: signer is not an agent")
     assert on_protocol.registry.nonces(MERCHANT) == 0
 

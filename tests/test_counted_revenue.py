@@ -82,8 +82,7 @@ def test_no_counted_payment_leaves_the_cap_unread(fresh_listing):
 def test_insider_payment_is_split_and_counts_nothing(fresh_listing, payer, usdc, accounts, networks, merchant, who):
     router, staking = fresh_listing.router, fresh_listing.staking
     router.pay(ORDER, 1_000 * USDC, sender=payer)
-    insider = {"merchant": merchant}.get(who) or _impersonate(
-        accounts, networks, getattr(fresh_listing, who).address)
+    insider = {"merchant": merchant}.get(who) or _impersonate(accounts, networks, getattr(fresh_listing, who).address)
     usdc.faucet(insider, 50_000 * USDC, sender=insider)
     usdc.approve(router, 50_000 * USDC, sender=insider)
     reserve_before, payout_before = usdc.balanceOf(fresh_listing.reserve), usdc.balanceOf(merchant)
@@ -139,7 +138,9 @@ def test_payments_count_in_the_period_they_land_in(fresh_listing, payer, chain):
     assert (router.counted(0), router.counted(1)) == (300 * USDC, 100 * USDC)
 
 
-def test_cap_is_the_record_in_force_at_the_period_start(fresh_listing, payer, factory, admin, merchant, chain, protocol):
+def test_cap_is_the_record_in_force_at_the_period_start(
+    fresh_listing, payer, factory, admin, merchant, chain, protocol
+):
     """A record issued during period 1 does not cap period 1; it caps period 2."""
     router = fresh_listing.router
     _at(chain, fresh_listing, 1, 10 * DAY)
@@ -167,7 +168,9 @@ def test_cap_is_zero_when_the_record_is_35_days_old_at_the_period_start(fresh_li
     assert router.counted(2) == 0
 
 
-def test_a_new_record_restores_the_cap_from_the_next_period(fresh_listing, payer, chain, factory, admin, merchant, protocol):
+def test_a_new_record_restores_the_cap_from_the_next_period(
+    fresh_listing, payer, chain, factory, admin, merchant, protocol
+):
     router = fresh_listing.router
     _at(chain, fresh_listing, 2, DAY)
     _attest(protocol, merchant, 20_000 * USDC)

@@ -84,7 +84,13 @@ def test_hit_target_slashes_nothing(committed, chain, payer, usdc):
     assert receipt.return_value == 0
     [event] = receipt.events.filter(committed.reserve.Assessed)
     assert (event.period, event.counted, event.due, event.slashed, event.misses, event.status) == (
-        0, TARGET, TARGET, 0, 0, ACTIVE)
+        0,
+        TARGET,
+        TARGET,
+        0,
+        0,
+        ACTIVE,
+    )
     assert committed.reserve.stake() == STAKE
     assert usdc.balanceOf(committed.staking) == staking_before
     assert committed.reserve.next_period() == 1
@@ -349,8 +355,10 @@ def test_merchant_tops_up_its_stake(committed, merchant, usdc):
     assert committed.reserve.free_balance() == 0
 
 
-@pytest.mark.parametrize("who, amount, reason", [("attacker", 1, "reserve: caller is not the merchant"),
-                                                 ("merchant", 0, "reserve: zero amount")])
+@pytest.mark.parametrize(
+    "who, amount, reason",
+    [("attacker", 1, "reserve: caller is not the merchant"), ("merchant", 0, "reserve: zero amount")],
+)
 def test_top_up_bad_input(committed, merchant, attacker, usdc, who, amount, reason):
     caller = {"attacker": attacker, "merchant": merchant}[who]
     usdc.faucet(caller, 10 * USDC, sender=caller)
@@ -468,8 +476,10 @@ def test_no_withdrawal_while_late(market, merchant, admin, usdc):
     assert (reserve.stake(), usdc.balanceOf(merchant)) == (stake, before)
 
 
-@pytest.mark.parametrize("who, amount, reason", [("attacker", 1, "reserve: caller is not the merchant"),
-                                                 ("merchant", 0, "reserve: zero amount")])
+@pytest.mark.parametrize(
+    "who, amount, reason",
+    [("attacker", 1, "reserve: caller is not the merchant"), ("merchant", 0, "reserve: zero amount")],
+)
 def test_withdraw_excess_bad_input(topped_up, merchant, attacker, usdc, who, amount, reason):
     caller = {"attacker": attacker, "merchant": merchant}[who]
     stake, before = topped_up.reserve.stake(), usdc.balanceOf(caller)

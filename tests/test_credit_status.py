@@ -24,8 +24,9 @@ def m(chain, protocol, admin, merchant, payer, trader, keeper, usdc):
     the attested average R; target: half of it, grade A with volatility 25%),
     the clock is at the start of period 1, PE about 10, target 100,000 USDC
     per period from period 1."""
-    return open_market(chain, protocol, admin, merchant, payer, trader, keeper, usdc,
-                       MarketPlan(revenue_target=TARGET), symbol="CRD")
+    return open_market(
+        chain, protocol, admin, merchant, payer, trader, keeper, usdc, MarketPlan(revenue_target=TARGET), symbol="CRD"
+    )
 
 
 def _enter(m, period):
@@ -59,7 +60,12 @@ def test_met_period_keeps_the_listing_active(m):
     assert m.listing.router.current_period() == 1
     receipt, event = _assess(m)
     assert (event.period, event.counted, event.due, event.slashed, event.status) == (
-        0, m.history[0][1], m.history[0][1] * 5_000 // 10_000, 0, ACTIVE)
+        0,
+        m.history[0][1],
+        m.history[0][1] * 5_000 // 10_000,
+        0,
+        ACTIVE,
+    )
     assert m.reserve.reference_price() == 0
 
 

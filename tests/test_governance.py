@@ -114,7 +114,11 @@ def test_batch_changes_several_parameters_at_once(governed, governed_listing, sa
     _later(chain, DELAY)
     gov.execute_batch(governance, calls, sender=attacker)
     assert (listing.reserve.pe_low(), listing.reserve.pe_high()) == (6 * WAD, 18 * WAD)
-    assert (listing.reserve.capacity_bps(), listing.reserve.cooldown(), listing.reserve.max_slippage_bps()) == (500, 2 * 3600, 200)
+    assert (listing.reserve.capacity_bps(), listing.reserve.cooldown(), listing.reserve.max_slippage_bps()) == (
+        500,
+        2 * 3600,
+        200,
+    )
     assert (listing.reserve.max_deviation_bps(), listing.reserve.max_exposure_bps()) == (2_000, 7_000)
     assert listing.router.share_bps() == 1_500
     assert listing.oracle.twap_window() == 3600
@@ -232,9 +236,7 @@ def test_attacker_cannot_pause(governed_listing, attacker):
         governed_listing.reserve.pause(sender=attacker)
 
 
-def test_treasury_withdrawal_goes_through_the_timelock(
-    governed, governed_listing, safe_owners, attacker, usdc, chain
-):
+def test_treasury_withdrawal_goes_through_the_timelock(governed, governed_listing, safe_owners, attacker, usdc, chain):
     governance = governed[1]
     reserve = governed_listing.reserve
     usdc.faucet(reserve, 1_000 * USDC, sender=attacker)  # free balance above the locked stake

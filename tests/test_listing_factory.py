@@ -101,7 +101,9 @@ def test_second_listing_gets_its_own_contracts(protocol, factory, admin, merchan
 
 
 def _args(who, **over):
-    args = dict(name="Shop", symbol="SHOP", supply=10**24, initial_price=2 * WAD, merchant=who.address, payout=who.address)
+    args = dict(
+        name="Shop", symbol="SHOP", supply=10**24, initial_price=2 * WAD, merchant=who.address, payout=who.address
+    )
     args.update(over)
     return list(args.values())
 
@@ -133,7 +135,9 @@ def test_zero_addresses_rejected(factory, admin, merchant, field, reason):
     assert factory.listing_count() == count
 
 
-@pytest.mark.parametrize("field, reason", [("supply", "factory: zero supply"), ("initial_price", "factory: zero price")])
+@pytest.mark.parametrize(
+    "field, reason", [("supply", "factory: zero supply"), ("initial_price", "factory: zero price")]
+)
 def test_zero_amounts_rejected(protocol, factory, admin, merchant, usdc, field, reason):
     _ready(protocol, merchant, usdc)
     count, balance = factory.listing_count(), usdc.balanceOf(merchant)
@@ -187,7 +191,9 @@ def test_missing_stake_approval_rejected(protocol, factory, admin, merchant, usd
 GRADE_INPUTS = {
     "A": dict(),  # 20 + 16 + 20 + 12 + 15 + 10 = 93
     "B": dict(volatility_bps=3_000, growth_bps=-500, refund_bps=400),  # 20 + 16 + 10 + 6 + 10 + 10 = 72
-    "C": dict(volatility_bps=4_000, growth_bps=-500, refund_bps=800, top_channel_bps=3_000),  # 20 + 16 + 5 + 6 + 5 + 3 = 55
+    "C": dict(
+        volatility_bps=4_000, growth_bps=-500, refund_bps=800, top_channel_bps=3_000
+    ),  # 20 + 16 + 5 + 6 + 5 + 3 = 55
     "D": dict(history_months=12, volatility_bps=6_000, growth_bps=-500, refund_bps=800, top_channel_bps=3_000),
     # 10 + 16 + 0 + 6 + 5 + 3 = 40
 }
@@ -242,8 +248,14 @@ def test_listing_on_an_expired_attestation_rejected(protocol, factory, admin, ne
 
 
 def test_grade_below_d_rejected(protocol, factory, admin, new_merchant, usdc):
-    weak = _inputs(history_months=6, avg_monthly_revenue=10_000 * USDC, volatility_bps=6_000, growth_bps=-2_000,
-                   refund_bps=1_500, top_channel_bps=9_000)
+    weak = _inputs(
+        history_months=6,
+        avg_monthly_revenue=10_000 * USDC,
+        volatility_bps=6_000,
+        growth_bps=-2_000,
+        refund_bps=1_500,
+        top_channel_bps=9_000,
+    )
     assert uw.score(weak, 6).grade == uw.GRADE_NONE
     _ready(protocol, new_merchant, usdc, weak)
     count, balance = factory.listing_count(), usdc.balanceOf(new_merchant)
@@ -319,7 +331,8 @@ def test_removed_agents_attestation_cannot_list(protocol, factory, registry, adm
 
 def test_second_listing_in_the_same_token_is_accepted(protocol, factory, registry, admin, merchant, usdc, listing):
     usdc.faucet(merchant, 1_000_000 * USDC, sender=merchant)
-    other = create_listing(protocol, admin, merchant=merchant, symbol="TWO",
-                           inputs=default_inputs(50_000 * USDC, 100_000 * USDC))
+    other = create_listing(
+        protocol, admin, merchant=merchant, symbol="TWO", inputs=default_inputs(50_000 * USDC, 100_000 * USDC)
+    )
     assert other.router.VERIFIER() == registry.address
     assert registry.latest(merchant).month_revenue == 50_000 * USDC

@@ -149,7 +149,10 @@ def test_evidence_hash_is_the_keccak_of_the_file_bytes(tmp_path):
     assert md.load(path, 2).evidence_hash == keccak(path.read_bytes())
     path.write_text(csv_text(EXAMPLE) + "\n")  # a blank line: same months, other bytes
     again = md.load(path, 2)
-    assert again.evidence_hash == keccak(path.read_bytes()) and again.inputs == md.load(write(tmp_path, EXAMPLE, "b.csv"), 2).inputs
+    assert (
+        again.evidence_hash == keccak(path.read_bytes())
+        and again.inputs == md.load(write(tmp_path, EXAMPLE, "b.csv"), 2).inputs
+    )
     assert len(again.evidence_hash) == 32
 
 
@@ -169,19 +172,51 @@ def with_row(index, row):
 
 
 BAD = [
-    ("gap", EXAMPLE[:3] + EXAMPLE[4:] + [("2024-05", "1", "0", 1, "0")], "line 5: 1 month missing between 2024-01 (line 4) and 2024-03"),
+    (
+        "gap",
+        EXAMPLE[:3] + EXAMPLE[4:] + [("2024-05", "1", "0", 1, "0")],
+        "line 5: 1 month missing between 2024-01 (line 4) and 2024-03",
+    ),
     ("duplicate", EXAMPLE[:3] + [EXAMPLE[2]] + EXAMPLE[3:], "line 5: month 2024-01 again (also on line 4)"),
     ("unsorted", [EXAMPLE[1], EXAMPLE[0], *EXAMPLE[2:]], "line 3: month 2023-11 comes after 2023-12 (line 2)"),
     ("negative gross", with_row(2, ("2024-01", "-5", "0", 1, "0.1")), "line 4 (2024-01): gross -5 is negative"),
     ("negative refunds", with_row(2, ("2024-01", "5", "-1.5", 1, "0.1")), "line 4 (2024-01): refunds -1.5 is negative"),
-    ("refunds above gross", with_row(3, ("2024-02", "100", "100.01", 1, "0.1")), "line 5 (2024-02): refunds 100.01 are above gross 100"),
-    ("gross without orders", with_row(4, ("2024-03", "900.00", "0", 0, "0.3")), "line 6 (2024-03): gross 900.00 with zero orders"),
+    (
+        "refunds above gross",
+        with_row(3, ("2024-02", "100", "100.01", 1, "0.1")),
+        "line 5 (2024-02): refunds 100.01 are above gross 100",
+    ),
+    (
+        "gross without orders",
+        with_row(4, ("2024-03", "900.00", "0", 0, "0.3")),
+        "line 6 (2024-03): gross 900.00 with zero orders",
+    ),
     ("fewer than 6 months", EXAMPLE[:5], "5 months of data: at least 6 are needed"),
-    ("thousands separator", with_row(0, ("2023-11", '"1,000.00"', "0", 1, "0.5")), "line 2 (2023-11): gross '1,000.00' is not a number"),
-    ("not a number", with_row(1, ("2023-12", "1200", "lots", 1, "0.5")), "line 3 (2023-12): refunds 'lots' is not a number"),
-    ("too precise", with_row(5, ("2024-04", "1300.001", "0", 1, "0.5")), "line 7 (2024-04): gross 1300.001 has more than 2 decimals"),
-    ("orders not whole", with_row(5, ("2024-04", "1300", "0", "3.5", "0.5")), "line 7 (2024-04): orders '3.5' is not a whole number"),
-    ("share over 1", with_row(5, ("2024-04", "1300", "0", 3, "35")), "line 7 (2024-04): top_channel_share 35 is not a fraction from 0 to 1"),
+    (
+        "thousands separator",
+        with_row(0, ("2023-11", '"1,000.00"', "0", 1, "0.5")),
+        "line 2 (2023-11): gross '1,000.00' is not a number",
+    ),
+    (
+        "not a number",
+        with_row(1, ("2023-12", "1200", "lots", 1, "0.5")),
+        "line 3 (2023-12): refunds 'lots' is not a number",
+    ),
+    (
+        "too precise",
+        with_row(5, ("2024-04", "1300.001", "0", 1, "0.5")),
+        "line 7 (2024-04): gross 1300.001 has more than 2 decimals",
+    ),
+    (
+        "orders not whole",
+        with_row(5, ("2024-04", "1300", "0", "3.5", "0.5")),
+        "line 7 (2024-04): orders '3.5' is not a whole number",
+    ),
+    (
+        "share over 1",
+        with_row(5, ("2024-04", "1300", "0", 3, "35")),
+        "line 7 (2024-04): top_channel_share 35 is not a fraction from 0 to 1",
+    ),
     ("not a month", with_row(0, ("2023-13", "1", "0", 1, "0")), "line 2: month '2023-13' is not a calendar month"),
     ("empty cell", with_row(1, ("2023-12", "", "0", 1, "0")), "line 3: no value for gross"),
     ("no sales in the window", relabel([("", "0", "0", 0, "0")] * 6), "lines 2-7 (2023-11 to 2024-04): no gross sales"),
@@ -226,10 +261,14 @@ def test_refunds_over_the_gate_name_the_rows_of_the_window(tmp_path):
         ("{not json", "not valid JSON"),
         ('{"months": []}', "not a JSON array of months"),
         ('[{"month": "2024-01", "gross": "1"}]', "entry 1: missing refunds, orders, top_channel_share"),
-        ('[{"month": "2024-01", "gross": 1, "refunds": 0, "orders": 2.0, "top_channel_share": 0}]',
-         "entry 1 (2024-01): orders '2.0' is not a whole number"),
-        ('[{"month": "2024-01", "gross": true, "refunds": 0, "orders": 2, "top_channel_share": 0}]',
-         "entry 1 (2024-01): gross true is not a number"),
+        (
+            '[{"month": "2024-01", "gross": 1, "refunds": 0, "orders": 2.0, "top_channel_share": 0}]',
+            "entry 1 (2024-01): orders '2.0' is not a whole number",
+        ),
+        (
+            '[{"month": "2024-01", "gross": true, "refunds": 0, "orders": 2, "top_channel_share": 0}]',
+            "entry 1 (2024-01): gross true is not a number",
+        ),
     ],
 )
 def test_bad_json_names_the_entry(tmp_path, text, message):

@@ -105,8 +105,9 @@ def test_only_the_merchant_releases(listed, attacker, payer):
     assert listed.vesting.released() == 0
 
 
-@pytest.mark.parametrize("to, amount, reason", [(ZERO, WAD, "vesting: recipient is the zero address"),
-                                                (None, 0, "vesting: zero amount")])
+@pytest.mark.parametrize(
+    "to, amount, reason", [(ZERO, WAD, "vesting: recipient is the zero address"), (None, 0, "vesting: zero amount")]
+)
 def test_release_bad_input(listed, merchant, to, amount, reason):
     with ape.reverts(reason):
         listed.vesting.release(to or merchant.address, amount, sender=merchant)

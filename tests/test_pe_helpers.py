@@ -28,8 +28,9 @@ def market6(chain, protocol, admin, usdc, payer, trader, keeper, accounts, netwo
     both markets sit at the start of their period 1 with PE about 10, whatever
     the session's clock. Its own merchant: verified revenue is per merchant."""
     merchant = _fresh_account(accounts, networks)
-    return open_market(chain, protocol, admin, merchant, payer, trader, keeper, usdc, MarketPlan(history_days=0),
-                       symbol="P6")
+    return open_market(
+        chain, protocol, admin, merchant, payer, trader, keeper, usdc, MarketPlan(history_days=0), symbol="P6"
+    )
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +52,9 @@ def markets(market6, market18, admin):
         assert m.listing.router.current_period() == 1
         # the widest capacity and a deep float, so that most trades run to the target, not to the epoch's budget
         r = m.reserve
-        r.set_limits(2_500, r.cooldown(), r.max_slippage_bps(), r.max_deviation_bps(), r.max_exposure_bps(), sender=admin)
+        r.set_limits(
+            2_500, r.cooldown(), r.max_slippage_bps(), r.max_deviation_bps(), r.max_exposure_bps(), sender=admin
+        )
         m.usdc.faucet(r, 5_000_000 * 10**m.decimals, sender=admin)
     return {6: market6, 18: market18}
 

@@ -54,8 +54,10 @@ def test_the_same_machine_fails_on_an_overshooting_stabiliser(inner, pytester):
     text = config.read_text()
     assert "node_modules: node_modules" in text
     # its own Vyper modules are imported by its contracts, not compiled on their own
-    config.write_text(text.replace("node_modules: node_modules", f"node_modules: {ROOT / 'node_modules'}")
-                      + '\ncompile:\n  exclude:\n    - "modules/*"\n')
+    config.write_text(
+        text.replace("node_modules: node_modules", f"node_modules: {ROOT / 'node_modules'}")
+        + '\ncompile:\n  exclude:\n    - "modules/*"\n'
+    )
     # a real broken stabiliser on chain: the Reserve with a swap-to-target maths module that
     # trades 10% past the target price
     (pytester.path / "contracts").mkdir()
@@ -113,7 +115,13 @@ def shop(tmp_path):
 
     def ape(*args, **extra_env):
         return subprocess.run(
-            ["ape", *args], check=False, capture_output=True, text=True, timeout=900, cwd=folder, env={**env, **extra_env}
+            ["ape", *args],
+            check=False,
+            capture_output=True,
+            text=True,
+            timeout=900,
+            cwd=folder,
+            env={**env, **extra_env},
         )
 
     return ape
@@ -157,8 +165,15 @@ def test_readme_install_steps_name_every_npm_package_the_plugin_needs():
     section = readme.split("## Use it from your own Ape project", 1)[1].split("\n## ", 1)[0]
     words = [word for line in re.findall(r"npm install ([^`\n]+)", section) for word in line.split()]
     named = {re.sub(r"(?<!^)@[^/@]*$", "", word) for word in words}  # without the @version
-    loaded = ("UniswapV2Factory", "UniswapV2Router02", "UniswapV2Pair", "WETH9", "ERC20PresetMinterPauser", "Safe",
-              "SafeProxyFactory")
+    loaded = (
+        "UniswapV2Factory",
+        "UniswapV2Router02",
+        "UniswapV2Pair",
+        "WETH9",
+        "ERC20PresetMinterPauser",
+        "Safe",
+        "SafeProxyFactory",
+    )
     needed = {ARTIFACTS[name][0] for name in loaded} | {"@foundry-rs/anvil"}  # anvil: ape-foundry and `fork start`
     assert needed <= named, needed - named
 

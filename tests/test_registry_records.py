@@ -25,7 +25,9 @@ def _latest_matches(registry, merchant, agent, inputs, receipt, validity):
     assert latest.agent == agent.address
     assert (latest.grade, latest.score) == (score.grade, score.total)
     assert (latest.avg_monthly_revenue, latest.month_revenue, latest.volatility_bps) == (
-        inputs.avg_monthly_revenue, inputs.month_revenue, inputs.volatility_bps
+        inputs.avg_monthly_revenue,
+        inputs.month_revenue,
+        inputs.volatility_bps,
     )
     assert latest.recorded_at == receipt.timestamp == registry.verified_at(merchant)
     assert latest.issued_at <= issued_at and latest.expires_at == latest.issued_at + validity

@@ -76,7 +76,6 @@ def test_exit_unstakes_all_and_claims(staking, router, payer, stakers, token, us
     assert staking.balanceOf(stakers[0]) == 0
 
 
-
 def test_stream_while_nobody_staked_goes_to_reserve(staking, router, payer, stakers, usdc, reserve, chain):
     staking.stake(100 * WAD, sender=stakers[0])
     paid = router.pay(ORDER, 7_000 * USDC, sender=payer)

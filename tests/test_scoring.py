@@ -58,8 +58,12 @@ channels = mixed(edges(1_000, 2_500, 5_000, 10_000, lo=0, hi=12_000), 0, 12_000,
 def all_inputs(draw):
     revenue = draw(revenues)
     return uw.Inputs(
-        history_months=draw(histories), avg_monthly_revenue=revenue, month_revenue=revenue,
-        volatility_bps=draw(volatilities), growth_bps=draw(growths), refund_bps=draw(refunds),
+        history_months=draw(histories),
+        avg_monthly_revenue=revenue,
+        month_revenue=revenue,
+        volatility_bps=draw(volatilities),
+        growth_bps=draw(growths),
+        refund_bps=draw(refunds),
         top_channel_bps=draw(channels),
     )
 
@@ -74,8 +78,14 @@ IMPROVEMENTS = {
     "concentration": lambda i, k: replace(i, top_channel_bps=max(0, i.top_channel_bps - k)),
 }
 # the points each improvement can only raise
-POINTS = {"history": "history", "revenue": "scale", "volatility": "stability", "growth": "growth",
-          "refunds": "refunds", "concentration": "concentration"}
+POINTS = {
+    "history": "history",
+    "revenue": "scale",
+    "volatility": "stability",
+    "growth": "growth",
+    "refunds": "refunds",
+    "concentration": "concentration",
+}
 improvements = st.tuples(st.sampled_from(sorted(IMPROVEMENTS)), st.one_of(st.integers(1, 3), st.integers(1, 100_000)))
 
 
@@ -101,8 +111,16 @@ def on_chain(registry, inputs):
     """(Score, Terms) of the contract as twin dataclasses."""
     score, terms = registry.score(as_attestation(inputs, registry), skip_trace=True)
     return (
-        uw.Score(score.history, score.scale, score.stability, score.growth, score.refunds, score.concentration,
-                 score.total, score.grade),
+        uw.Score(
+            score.history,
+            score.scale,
+            score.stability,
+            score.growth,
+            score.refunds,
+            score.concentration,
+            score.total,
+            score.grade,
+        ),
         uw.Terms(terms.grade, terms.stake_bps, terms.target_ratio_bps, terms.max_listing_pe, terms.premium_bps),
     )
 
@@ -162,8 +180,12 @@ def _combos_by_total():
 
 def test_grade_edges_on_chain_equal_the_twin(registry):
     found = _combos_by_total()
-    cases = [(total, long_history) for total in (39, 40, 49, 50, 64, 65, 79, 80, 100) for long_history in (False, True)
-             if (total, long_history) in found]
+    cases = [
+        (total, long_history)
+        for total in (39, 40, 49, 50, 64, 65, 79, 80, 100)
+        for long_history in (False, True)
+        if (total, long_history) in found
+    ]
     # 80 points with under 12 months is a B, not an A: both sides of that edge are here
     assert (80, False) in found and (80, True) in found and (79, True) in found
     grades = {}
@@ -178,8 +200,15 @@ def test_grade_edges_on_chain_equal_the_twin(registry):
 
 def test_every_single_criterion_edge_on_chain_equals_the_twin(registry):
     """Each threshold -1/0/+1 of one criterion, the others at a steady merchant's values."""
-    base = uw.Inputs(history_months=24, avg_monthly_revenue=100_000 * UNIT, month_revenue=100_000 * UNIT,
-                     volatility_bps=500, growth_bps=500, refund_bps=100, top_channel_bps=800)
+    base = uw.Inputs(
+        history_months=24,
+        avg_monthly_revenue=100_000 * UNIT,
+        month_revenue=100_000 * UNIT,
+        volatility_bps=500,
+        growth_bps=500,
+        refund_bps=100,
+        top_channel_bps=800,
+    )
     cases = (
         [replace(base, history_months=h) for h in edges(6, 12, 24, lo=0, hi=600)]
         + [replace(base, avg_monthly_revenue=r) for r in edges(*REVENUE_THRESHOLDS, lo=0, hi=10**15)]
@@ -198,8 +227,15 @@ def test_revenue_thresholds_follow_the_settlement_decimals(project, deployer, de
     registry = deployer.deploy(project.UnderwritingRegistry, token)
     unit = 10**decimals
     for revenue in edges(*(k * unit for k in (10_000, 25_000, 50_000, 100_000, 250_000)), lo=0, hi=10**30):
-        inputs = uw.Inputs(history_months=24, avg_monthly_revenue=revenue, month_revenue=revenue, volatility_bps=500,
-                           growth_bps=500, refund_bps=100, top_channel_bps=800)
+        inputs = uw.Inputs(
+            history_months=24,
+            avg_monthly_revenue=revenue,
+            month_revenue=revenue,
+            volatility_bps=500,
+            growth_bps=500,
+            refund_bps=100,
+            top_channel_bps=800,
+        )
         assert_contract_equals_twin(registry, inputs, decimals)
 
 

@@ -82,8 +82,9 @@ def test_revenue_collapse_stops_buying_at_the_first_miss_and_defaults():
     assert _buys(result)
     assert all(b["hour"] < first["hour"] for b in _buys(result))
     asked = [r for r in result.refusals if r["hour"] >= first["hour"] and r["pe"] < result.pe_low]
-    assert all(r["reason"] in ("reserve: listing is late, no buys", "reserve: listing defaulted, no buys")
-               for r in asked)
+    assert all(
+        r["reason"] in ("reserve: listing is late, no buys", "reserve: listing defaulted, no buys") for r in asked
+    )
     # the float it kept
     assert result.rows[-1].reserve_stable > result.start_free // 2
 

@@ -45,8 +45,9 @@ def cheap_market(chain, accounts, protocol, admin, payer, trader, keeper, usdc):
     """A listing whose history revenue puts it at PE 6, below the band, with its own merchant."""
     merchant = accounts.generate_test_account()
     accounts.provider.set_balance(merchant.address, 10**21)
-    market = open_market(chain, protocol, admin, merchant, payer, trader, keeper, usdc,
-                         plan=TightExposure.params.plan, symbol="CHEAP")
+    market = open_market(
+        chain, protocol, admin, merchant, payer, trader, keeper, usdc, plan=TightExposure.params.plan, symbol="CHEAP"
+    )
     return market, merchant
 
 

@@ -19,11 +19,10 @@ import ape
 import pytest
 from eth_account import Account
 from eth_utils import keccak
+from vyper_source import compile_source
 
 from ape_pst_plugin import underwriting as uw
 from ape_pst_plugin.deployment import create_listing, default_inputs, sign_attestation
-
-from vyper_source import compile_source
 
 USDC = 10**6
 WAD = 10**18
@@ -429,8 +428,9 @@ def test_withdrawal_never_takes_the_bond_below_the_minimum_of_live_listings(
     assert_holds_bonds(registry, usdc, [agent])
 
 
-def test_withdrawal_of_more_than_the_slashed_bond_reverts(own_registry, factory_account, agent, merchant, attacker,
-                                                          chain):
+def test_withdrawal_of_more_than_the_slashed_bond_reverts(
+    own_registry, factory_account, agent, merchant, attacker, chain
+):
     registry = own_registry
     submit(registry, agent, merchant)
     record(registry, factory_account, merchant, attacker, 1_000_000 * WAD)
@@ -462,7 +462,10 @@ def test_an_attestation_is_recorded_with_the_twins_score(registry, agent, mercha
     latest = registry.latest(merchant)
     assert (latest.agent, latest.grade, latest.score) == (agent.address, expected.grade, expected.total)
     assert (latest.avg_monthly_revenue, latest.month_revenue, latest.volatility_bps) == (
-        attested.avg_monthly_revenue, attested.month_revenue, attested.volatility_bps)
+        attested.avg_monthly_revenue,
+        attested.month_revenue,
+        attested.volatility_bps,
+    )
     assert (latest.issued_at, latest.expires_at, latest.recorded_at) == (t - 100, t - 100 + 20 * DAY, t)
     assert (registry.nonces(merchant), registry.record_count(merchant), registry.verified_at(merchant)) == (1, 1, t)
 
@@ -474,9 +477,18 @@ def test_an_attestation_emits_attested(registry, agent, merchant):
     [event] = receipt.events.filter(registry.Attested)
     expected = uw.score(attested, 6)
     assert (event.merchant, event.agent, event.nonce, event.grade, event.score) == (
-        merchant.address, agent.address, 0, expected.grade, expected.total)
+        merchant.address,
+        agent.address,
+        0,
+        expected.grade,
+        expected.total,
+    )
     assert (event.month_revenue, event.cap, event.expires_at, event.evidence_hash) == (
-        attested.month_revenue, cap_of(attested.month_revenue, 500), message.expires_at, b"\x42" * 32)
+        attested.month_revenue,
+        cap_of(attested.month_revenue, 500),
+        message.expires_at,
+        b"\x42" * 32,
+    )
 
 
 def test_anyone_may_relay_an_attestation(registry, agent, merchant, attacker):
@@ -493,8 +505,14 @@ def test_nonces_count_per_merchant(registry, agent, merchant, new_merchant):
 
 def test_an_unlistable_grade_is_recorded_as_grade_0(registry, agent, merchant):
     # 6 months, R at the minimum, CV 60%, shrinking, refunds 14%, one channel: 5 + 4 points
-    weak = inputs(10_000 * USDC, history_months=6, volatility_bps=6_000, growth_bps=-2_000, refund_bps=1_400,
-                  top_channel_bps=10_000)
+    weak = inputs(
+        10_000 * USDC,
+        history_months=6,
+        volatility_bps=6_000,
+        growth_bps=-2_000,
+        refund_bps=1_400,
+        top_channel_bps=10_000,
+    )
     assert uw.score(weak, 6).grade == uw.GRADE_NONE
     assert submit(registry, agent, merchant, weak).return_value == 0
     assert registry.latest(merchant).grade == 0
@@ -518,8 +536,9 @@ def test_an_attestation_is_accepted_in_its_last_second(registry, agent, merchant
     assert registry.latest(merchant).recorded_at == t
 
 
-def test_an_agent_exactly_at_the_minimum_bond_attests(own_registry, factory_account, agent, merchant, attacker,
-                                                      new_merchant):
+def test_an_agent_exactly_at_the_minimum_bond_attests(
+    own_registry, factory_account, agent, merchant, attacker, new_merchant
+):
     registry = own_registry
     submit(registry, agent, merchant)
     record(registry, factory_account, merchant, attacker, max_market_cap(registry, agent))
@@ -651,8 +670,9 @@ def test_an_agent_without_a_bond_cannot_attest(registry, admin, attacker, mercha
         submit(registry, attacker, merchant)
 
 
-def test_an_under_bonded_agent_cannot_attest(own_registry, factory_account, deployer, agent, merchant, attacker,
-                                             new_merchant):
+def test_an_under_bonded_agent_cannot_attest(
+    own_registry, factory_account, deployer, agent, merchant, attacker, new_merchant
+):
     registry = own_registry
     submit(registry, agent, merchant)
     record(registry, factory_account, merchant, attacker, max_market_cap(registry, agent))
@@ -662,12 +682,16 @@ def test_an_under_bonded_agent_cannot_attest(own_registry, factory_account, depl
         submit(registry, agent, new_merchant)
 
 
-@pytest.mark.parametrize("change", [
-    dict(history_months=5),
-    dict(avg_monthly_revenue=10_000 * USDC - 1),
-    dict(refund_bps=1_501),
-    dict(top_channel_bps=10_001),
-], ids=["history", "revenue", "refunds", "channel"])
+@pytest.mark.parametrize(
+    "change",
+    [
+        dict(history_months=5),
+        dict(avg_monthly_revenue=10_000 * USDC - 1),
+        dict(refund_bps=1_501),
+        dict(top_channel_bps=10_001),
+    ],
+    ids=["history", "revenue", "refunds", "channel"],
+)
 def test_hard_rejections_revert_with_the_twins_reason(registry, agent, merchant, change):
     attested = inputs(**change)
     with pytest.raises(uw.ScoringError) as rejected:
@@ -692,7 +716,9 @@ def test_a_signature_with_a_leading_zero_byte_is_65_bytes_and_accepted(registry,
     """MessageSignature.r / .s may come without their leading zero bytes; `signature_bytes` pads them."""
     issued_at = chain.blocks.head.timestamp
     for salt in range(2_000):
-        message, _ = signed(registry, agent, merchant, evidence_hash=salt.to_bytes(32, "big"), nonce=0, issued_at=issued_at)
+        message, _ = signed(
+            registry, agent, merchant, evidence_hash=salt.to_bytes(32, "big"), nonce=0, issued_at=issued_at
+        )
         raw = agent.sign_message(message)
         if len(bytes(raw.r)) < 32 or len(bytes(raw.s)) < 32 or bytes(raw.r)[0] == 0 or bytes(raw.s)[0] == 0:
             break
@@ -794,7 +820,12 @@ def test_listing_terms_are_the_twins_terms_of_the_newest_attestation(registry, a
     terms = registry.listing_terms(merchant)
     assert (terms.agent, terms.avg_monthly_revenue) == (agent.address, attested.avg_monthly_revenue)
     assert (terms.grade, terms.stake_bps, terms.target_ratio_bps, terms.max_listing_pe, terms.premium_bps) == (
-        expected.grade, expected.stake_bps, expected.target_ratio_bps, expected.max_listing_pe, expected.premium_bps)
+        expected.grade,
+        expected.stake_bps,
+        expected.target_ratio_bps,
+        expected.max_listing_pe,
+        expected.premium_bps,
+    )
 
 
 def test_listing_terms_need_a_fresh_attestation(registry, agent, merchant, chain):
@@ -841,14 +872,20 @@ def test_recording_a_listing_binds_the_agent_bond(own_registry, factory_account,
     assert registry.listing_market_cap(attacker) == market_cap
     [event] = receipt.events.filter(registry.ListingUnderwritten)
     assert (event.merchant, event.agent, event.reserve, event.market_cap, event.grade) == (
-        merchant.address, agent.address, attacker.address, market_cap, uw.score(inputs(), 6).grade)
+        merchant.address,
+        agent.address,
+        attacker.address,
+        market_cap,
+        uw.score(inputs(), 6).grade,
+    )
     terms = receipt.return_value
     assert (terms.agent, terms.grade) == (agent.address, uw.GRADE_A)
     assert_holds_bonds(registry, usdc, [agent])
 
 
-def test_a_listing_up_to_the_bond_is_recorded_one_wei_more_is_not(own_registry, factory_account, agent, merchant,
-                                                                 attacker, new_merchant):
+def test_a_listing_up_to_the_bond_is_recorded_one_wei_more_is_not(
+    own_registry, factory_account, agent, merchant, attacker, new_merchant
+):
     registry = own_registry
     submit(registry, agent, merchant)
     headroom = max_market_cap(registry, agent)
@@ -858,8 +895,9 @@ def test_a_listing_up_to_the_bond_is_recorded_one_wei_more_is_not(own_registry, 
     assert registry.underwritten(agent) == headroom
 
 
-def test_a_second_listing_needs_bond_for_both(own_registry, factory_account, agent, merchant, attacker, new_merchant,
-                                              fresh_account):
+def test_a_second_listing_needs_bond_for_both(
+    own_registry, factory_account, agent, merchant, attacker, new_merchant, fresh_account
+):
     registry = own_registry
     submit(registry, agent, merchant)
     submit(registry, agent, new_merchant)
@@ -896,8 +934,7 @@ def test_a_reserve_is_recorded_once(own_registry, factory_account, agent, mercha
         record(own_registry, factory_account, merchant, attacker, WAD)
 
 
-def test_a_removed_agents_attestation_lists_nothing(own_registry, factory_account, deployer, agent, merchant,
-                                                    attacker):
+def test_a_removed_agents_attestation_lists_nothing(own_registry, factory_account, deployer, agent, merchant, attacker):
     submit(own_registry, agent, merchant)
     own_registry.remove_agent(agent, sender=deployer)
     with ape.reverts("registry: attesting agent was removed"):
@@ -907,25 +944,33 @@ def test_a_removed_agents_attestation_lists_nothing(own_registry, factory_accoun
 def test_the_factory_records_its_listing_at_its_market_cap(protocol, registry, admin, agent, new_merchant, usdc):
     usdc.faucet(new_merchant, 1_000_000 * USDC, sender=new_merchant)
     before = registry.underwritten(agent)
-    listing = create_listing(protocol, admin, merchant=new_merchant, symbol="UW", supply=10**6 * WAD,
-                             initial_price=2 * WAD)
+    listing = create_listing(
+        protocol, admin, merchant=new_merchant, symbol="UW", supply=10**6 * WAD, initial_price=2 * WAD
+    )
     reserve = listing.reserve.address
     assert registry.underwritten(agent) - before == registry.listing_market_cap(reserve) == 2 * 10**6 * WAD
     assert (registry.listing_merchant(reserve), registry.listing_agent(reserve)) == (
-        new_merchant.address, agent.address)
+        new_merchant.address,
+        agent.address,
+    )
     assert listing.reserve.stake() == 2 * 10**6 * USDC * uw.TERMS_TABLE[uw.GRADE_A][0] // BPS
 
 
 # ---------------------------------------------------------------- report_default
 
 
-def test_only_the_listings_reserve_reports_its_default(own_registry, factory_account, agent, merchant, attacker,
-                                                       new_merchant):
+def test_only_the_listings_reserve_reports_its_default(
+    own_registry, factory_account, agent, merchant, attacker, new_merchant
+):
     registry = own_registry
     submit(registry, agent, merchant)
     record(registry, factory_account, merchant, attacker, WAD)
-    for caller, reported in ((agent, merchant), (factory_account, merchant), (attacker, new_merchant),
-                             (attacker, ZERO)):
+    for caller, reported in (
+        (agent, merchant),
+        (factory_account, merchant),
+        (attacker, new_merchant),
+        (attacker, ZERO),
+    ):
         with ape.reverts("registry: caller is not the merchant's reserve"):
             registry.report_default(reported, sender=caller)
 
@@ -938,8 +983,9 @@ def test_a_default_is_reported_once(own_registry, factory_account, agent, mercha
         own_registry.report_default(merchant, sender=attacker)
 
 
-def test_a_default_slashes_the_agent_bond_for_the_pot(own_registry, factory_account, deployer, agent, merchant,
-                                                      attacker, new_merchant, fresh_account, usdc):
+def test_a_default_slashes_the_agent_bond_for_the_pot(
+    own_registry, factory_account, deployer, agent, merchant, attacker, new_merchant, fresh_account, usdc
+):
     registry = own_registry
     registry.set_agent_slash_bps(1_234, sender=deployer)
     submit(registry, agent, merchant)
@@ -956,12 +1002,17 @@ def test_a_default_slashes_the_agent_bond_for_the_pot(own_registry, factory_acco
     assert registry.defaulted(attacker) and not registry.defaulted(other_reserve)
     [event] = receipt.events.filter(registry.AgentSlashed)
     assert (event.agent, event.reserve, event.amount, event.bond) == (
-        agent.address, attacker.address, slashed, BOND - slashed)
+        agent.address,
+        attacker.address,
+        slashed,
+        BOND - slashed,
+    )
     assert_holds_bonds(registry, usdc, [agent])
 
 
-def test_a_real_default_slashes_the_agent_through_the_reserve(protocol, registry, admin, agent, new_merchant, usdc,
-                                                               chain):
+def test_a_real_default_slashes_the_agent_through_the_reserve(
+    protocol, registry, admin, agent, new_merchant, usdc, chain
+):
     """A listing misses three periods in a row: its reserve reports the default to the registry."""
     usdc.faucet(new_merchant, 1_000_000 * USDC, sender=new_merchant)
     listing = create_listing(protocol, admin, merchant=new_merchant, symbol="DFLT")
@@ -990,20 +1041,28 @@ def test_a_real_default_slashes_the_agent_through_the_reserve(protocol, registry
 # ---------------------------------------------------------------- parameters
 
 
-@pytest.mark.parametrize("setter, value", [
-    ("set_tolerance_bps", 100), ("set_min_agent_bond_bps", 300), ("set_agent_slash_bps", 100),
-    ("set_model_version", uw.MODEL_VERSION + 1),
-])
+@pytest.mark.parametrize(
+    "setter, value",
+    [
+        ("set_tolerance_bps", 100),
+        ("set_min_agent_bond_bps", 300),
+        ("set_agent_slash_bps", 100),
+        ("set_model_version", uw.MODEL_VERSION + 1),
+    ],
+)
 def test_only_the_owner_sets_parameters(registry, attacker, setter, value):
     with ape.reverts(OWNER_ONLY):
         getattr(registry, setter)(value, sender=attacker)
 
 
-@pytest.mark.parametrize("setter, getter, lowest, highest", [
-    ("set_tolerance_bps", "tolerance_bps", 0, 2_000),
-    ("set_min_agent_bond_bps", "min_agent_bond_bps", 50, 2_000),
-    ("set_agent_slash_bps", "agent_slash_bps", 0, 5_000),
-])
+@pytest.mark.parametrize(
+    "setter, getter, lowest, highest",
+    [
+        ("set_tolerance_bps", "tolerance_bps", 0, 2_000),
+        ("set_min_agent_bond_bps", "min_agent_bond_bps", 50, 2_000),
+        ("set_agent_slash_bps", "agent_slash_bps", 0, 5_000),
+    ],
+)
 def test_parameters_within_their_bounds_are_set(registry, admin, setter, getter, lowest, highest):
     for value in (lowest, highest):
         receipt = getattr(registry, setter)(value, sender=admin)
@@ -1012,12 +1071,15 @@ def test_parameters_within_their_bounds_are_set(registry, admin, setter, getter,
         assert (event.name, event.value) == (getter, value)
 
 
-@pytest.mark.parametrize("setter, value, reason", [
-    ("set_tolerance_bps", 2_001, "registry: tolerance_bps out of bounds"),
-    ("set_min_agent_bond_bps", 49, "registry: min_agent_bond_bps out of bounds"),
-    ("set_min_agent_bond_bps", 2_001, "registry: min_agent_bond_bps out of bounds"),
-    ("set_agent_slash_bps", 5_001, "registry: agent_slash_bps out of bounds"),
-])
+@pytest.mark.parametrize(
+    "setter, value, reason",
+    [
+        ("set_tolerance_bps", 2_001, "registry: tolerance_bps out of bounds"),
+        ("set_min_agent_bond_bps", 49, "registry: min_agent_bond_bps out of bounds"),
+        ("set_min_agent_bond_bps", 2_001, "registry: min_agent_bond_bps out of bounds"),
+        ("set_agent_slash_bps", 5_001, "registry: agent_slash_bps out of bounds"),
+    ],
+)
 def test_parameters_out_of_bounds_are_rejected(registry, admin, setter, value, reason):
     with ape.reverts(reason):
         getattr(registry, setter)(value, sender=admin)
@@ -1032,8 +1094,9 @@ def test_the_model_version_only_increases(registry, admin):
     assert registry.model_version() == current + 5
 
 
-def test_a_higher_minimum_bond_applies_to_live_listings(own_registry, factory_account, deployer, agent, merchant,
-                                                         attacker):
+def test_a_higher_minimum_bond_applies_to_live_listings(
+    own_registry, factory_account, deployer, agent, merchant, attacker
+):
     submit(own_registry, agent, merchant)
     market_cap = 10**25 + 1
     record(own_registry, factory_account, merchant, attacker, market_cap)

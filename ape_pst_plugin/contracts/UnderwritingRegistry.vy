@@ -93,24 +93,29 @@ struct Withdrawal:
 event AgentAdded:
     agent: indexed(address)
 
+
 event AgentRemoved:
     agent: indexed(address)
+
 
 event BondPosted:
     agent: indexed(address)
     amount: uint256
     bond: uint256
 
+
 event BondWithdrawalRequested:
     agent: indexed(address)
     amount: uint256
     ready_at: uint256
+
 
 event BondWithdrawn:
     agent: indexed(address)
     to: indexed(address)
     amount: uint256
     bond: uint256
+
 
 event Attested:
     merchant: indexed(address)
@@ -123,6 +128,7 @@ event Attested:
     expires_at: uint256
     evidence_hash: bytes32
 
+
 event ListingUnderwritten:
     merchant: indexed(address)
     agent: indexed(address)
@@ -130,14 +136,17 @@ event ListingUnderwritten:
     market_cap: uint256
     grade: uint256
 
+
 event AgentSlashed:
     agent: indexed(address)
     reserve: indexed(address)
     amount: uint256
     bond: uint256
 
+
 event FactorySet:
     factory: address
+
 
 event ParameterChanged:
     name: String[24]
@@ -205,8 +214,8 @@ def __init__(settlement: IERC20):
     eip712_domain_separator.__init__("PST Underwriting", "1")
     SETTLEMENT = settlement
     DECIMALS = decimals
-    UNIT = 10 ** convert(decimals, uint256)
-    SCALE = 10 ** (18 - convert(decimals, uint256))
+    UNIT = 10**convert(decimals, uint256)
+    SCALE = 10**(18 - convert(decimals, uint256))
     self.tolerance_bps = c.DEFAULT_TOLERANCE_BPS
     self.min_agent_bond_bps = c.DEFAULT_MIN_AGENT_BOND_BPS
     self.agent_slash_bps = c.DEFAULT_AGENT_SLASH_BPS
@@ -254,8 +263,12 @@ def post_bond(amount: uint256):
     assert self.is_agent[msg.sender], "registry: not an agent"
     assert amount != 0, "registry: zero amount"
     before: uint256 = staticcall SETTLEMENT.balanceOf(self)
-    assert extcall SETTLEMENT.transferFrom(msg.sender, self, amount, default_return_value=True), "registry: bond transfer failed"
-    assert staticcall SETTLEMENT.balanceOf(self) - before == amount, "registry: settlement token is fee-on-transfer or rebasing"
+    assert extcall SETTLEMENT.transferFrom(
+        msg.sender, self, amount, default_return_value=True
+    ), "registry: bond transfer failed"
+    assert (
+        staticcall SETTLEMENT.balanceOf(self) - before == amount
+    ), "registry: settlement token is fee-on-transfer or rebasing"
     bond: uint256 = self.bond[msg.sender] + amount
     self.bond[msg.sender] = bond
     log BondPosted(agent=msg.sender, amount=amount, bond=bond)
@@ -386,9 +399,15 @@ def submit(attestation: Attestation, signature: Bytes[65]) -> uint256:
         (attestation.issued_at << 192) | (block.timestamp << 128) | attestation.volatility_bps,
     ]
     log Attested(
-        merchant=merchant, agent=agent, nonce=attestation.nonce, grade=s.grade, score=s.total,
-        month_revenue=attestation.month_revenue, cap=cap, expires_at=attestation.expires_at,
-        evidence_hash=attestation.evidence_hash
+        merchant=merchant,
+        agent=agent,
+        nonce=attestation.nonce,
+        grade=s.grade,
+        score=s.total,
+        month_revenue=attestation.month_revenue,
+        cap=cap,
+        expires_at=attestation.expires_at,
+        evidence_hash=attestation.evidence_hash,
     )
     return s.grade
 
@@ -606,7 +625,9 @@ def report_default(merchant: address):
             the agent's minimum bond. Only the listing's reserve, once.
     @param merchant The listing's merchant.
     """
-    assert merchant != empty(address) and self.listing_merchant[msg.sender] == merchant, "registry: caller is not the merchant's reserve"
+    assert (
+        merchant != empty(address) and self.listing_merchant[msg.sender] == merchant
+    ), "registry: caller is not the merchant's reserve"
     assert not self.defaulted[msg.sender], "registry: default already reported"
     self.defaulted[msg.sender] = True
     agent: address = self.listing_agent[msg.sender]
@@ -657,7 +678,9 @@ def set_min_agent_bond_bps(min_agent_bond_bps_: uint256):
     @param min_agent_bond_bps_ Basis points, 50..2000.
     """
     ownable._check_owner()
-    assert min_agent_bond_bps_ >= c.MIN_MIN_AGENT_BOND_BPS and min_agent_bond_bps_ <= c.MAX_MIN_AGENT_BOND_BPS, "registry: min_agent_bond_bps out of bounds"
+    assert (
+        min_agent_bond_bps_ >= c.MIN_MIN_AGENT_BOND_BPS and min_agent_bond_bps_ <= c.MAX_MIN_AGENT_BOND_BPS
+    ), "registry: min_agent_bond_bps out of bounds"
     self.min_agent_bond_bps = min_agent_bond_bps_
     log ParameterChanged(name="min_agent_bond_bps", value=min_agent_bond_bps_)
 

@@ -46,7 +46,7 @@ def mixed(values, lo, hi, accepted=None):
     return st.one_of(*parts)
 
 
-histories = mixed(edges(6, 12, 24, lo=0, hi=600) + list(range(0, 30)), 0, 600, accepted=(6, 600))
+histories = mixed(edges(6, 12, 24, lo=0, hi=600) + list(range(30)), 0, 600, accepted=(6, 600))
 revenues = mixed(edges(*REVENUE_THRESHOLDS, lo=0, hi=10**15), 0, 10**15, accepted=(10_000 * UNIT, 10**12))
 volatilities = mixed(edges(*VOLATILITY_THRESHOLDS, lo=0, hi=20_000), 0, 20_000)
 growths = mixed(edges(-1_000, 0, 2_000, lo=-10_000, hi=50_000), -10_000, 50_000)

@@ -716,14 +716,9 @@ def test_a_signature_with_a_leading_zero_byte_is_65_bytes_and_accepted(registry,
     """MessageSignature.r / .s may come without their leading zero bytes; `signature_bytes` pads them."""
     issued_at = chain.blocks.head.timestamp
     for salt in range(2_000):
-<<<<<<< HEAD
         message, _ = signed(
             registry, agent, merchant, evidence_hash=salt.to_bytes(32, "big"), nonce=0, issued_at=issued_at
         )
-=======
-        message, _ = signed(registry, agent, merchant, evidence_hash=salt.to_bytes(32, "big"), nonce=0,
-                            issued_at=issued_at)
->>>>>>> utest
         raw = agent.sign_message(message)
         if len(bytes(raw.r)) < 32 or len(bytes(raw.s)) < 32 or bytes(raw.r)[0] == 0 or bytes(raw.s)[0] == 0:
             break

@@ -13,7 +13,10 @@ FORK := ethereum:mainnet-fork:foundry
 # halves of `make test` take about as long on two cores.
 BESIDE := tests/test_governance_invariants.py tests/test_plugin_in_another_project.py
 
-.PHONY: install test demo bench clean
+# Linters in their own venv: mamushi pins a click that eth-ape refuses.
+TOOLS := .build/tools
+
+.PHONY: install test demo bench clean lint
 
 install: $(VENV)/.installed node_modules/.installed
 
@@ -28,12 +31,23 @@ node_modules/.installed: package.json package-lock.json
 	anvil --version | head -n 1
 	touch $@
 
+$(TOOLS)/.installed:
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install -q ruff mamushi
+	touch $@
+
+# ruff (lint + format) on the Python, mamushi (format) on the Vyper; `make test` runs it first.
+lint: $(TOOLS)/.installed
+	$(TOOLS)/bin/ruff check ape_pst_plugin tests scripts
+	$(TOOLS)/bin/ruff format --check ape_pst_plugin tests scripts
+	$(TOOLS)/bin/mamushi --check -l 120 ape_pst_plugin/contracts
+
 # Two suites side by side (each mostly waits on its anvil): the local suite,
 # and on a fork of the mainnet stand-in the `fork` tests plus the stabiliser
 # invariants, followed by the local tests in $(BESIDE). The stand-in is
 # stopped whatever happens (trap); any failing part fails the target. The wall time goes to .build/make-test-seconds
 # (`make bench` reports it).
-test: install
+test: install lint
 	@began=$$(date +%s); status=0; fork_pid=; \
 	ape pst fork start || exit 1; \
 	trap '[ -n "$$fork_pid" ] && kill $$fork_pid 2>/dev/null; ape pst fork stop' EXIT; \

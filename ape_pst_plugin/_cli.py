@@ -22,7 +22,7 @@ from ape.cli import ConnectedProviderCommand
 from ape.exceptions import Abort
 
 from ape_pst_plugin.constants import DAY, STATUS
-from ape_pst_plugin.exceptions import BadAmount, BadInput, PstError, UnknownAccount
+from ape_pst_plugin.exceptions import BadAmount, BadInput, PstError, TwinMismatch, UnknownAccount
 
 WAD_DECIMALS = 18
 
@@ -258,7 +258,9 @@ def _address(ctx, param, value):
 
     def check(text):
         if not is_hex_address(text):
-            raise BadInput(f"--{param.name.replace('_', '-').removesuffix('s')}: {text!r} is not an address (0x and 40 hex digits)")
+            raise BadInput(
+                f"--{param.name.replace('_', '-').removesuffix('s')}: {text!r} is not an address (0x and 40 hex digits)"
+            )
         return to_checksum_address(text)
 
     if value is None:
@@ -274,7 +276,9 @@ def _order_id(ctx, param, value) -> bytes | None:
     if not digits or any(c not in string.hexdigits for c in digits):
         raise BadInput(f"--order-id {value!r} is not hexadecimal (like 0x1f2e)")
     if len(digits) > 64:
-        raise BadInput(f"--order-id is {(len(digits) + 1) // 2} bytes long; an order id is at most 32 bytes (64 hex digits)")
+        raise BadInput(
+            f"--order-id is {(len(digits) + 1) // 2} bytes long; an order id is at most 32 bytes (64 hex digits)"
+        )
     return bytes.fromhex(digits.rjust(64, "0"))
 
 
@@ -310,7 +314,7 @@ def _listing(key: str):
 
 @click.group(name="pst", cls=PstGroup)
 def cli():
-    """PST protocol: deploy, inspect listings, pay, stabilise, assess, fork and simulate."""
+    """PST protocol: deploy, inspect listings, pay, stabilise, assess, underwrite, fork and simulate."""
 
 
 # --- deploy ----------------------------------------------------------------------------------
@@ -319,14 +323,19 @@ def cli():
 @cli.command(cls=PstCommand, short_help="Deploy the protocol with its governance.")
 @account_option
 @click.option(
-    "--owner", "owners", multiple=True, callback=_address,
+    "--owner",
+    "owners",
+    multiple=True,
+    callback=_address,
     help="A DAO Safe owner (repeat). Default on local: test accounts 0-2.",
 )
 @click.option("--threshold", type=int, default=None, help="Safe signatures needed. Default: a majority of owners.")
 @click.option("--min-delay", type=int, default=2 * DAY, show_default=True, help="Timelock delay, seconds.")
 @click.option("--guardian", default=None, callback=_address, help="May pause routers and stabilisers (default: none).")
 @click.option(
-    "--settlement", default=None, callback=_address,
+    "--settlement",
+    default=None,
+    callback=_address,
     help="The protocol's settlement token (bonds, attested revenue, payments; like USDC). "
     "Default: pst.deployments' settlement, or on a dev network a new test stablecoin.",
 )
@@ -375,7 +384,12 @@ def deploy(network, account_alias, owners, threshold, min_delay, guardian, settl
 
         settlement = deployer.deploy(_containers().TestStablecoin, "Test USD Coin", "USDC", 6).address
     protocol, governance = deploy_governed_protocol(
-        deployer, uniswap, settlement, owners=list(owners), threshold=threshold, min_delay=min_delay,
+        deployer,
+        uniswap,
+        settlement,
+        owners=list(owners),
+        threshold=threshold,
+        min_delay=min_delay,
         guardian=guardian,
     )
     addresses = {
@@ -404,7 +418,10 @@ def deploy(network, account_alias, owners, threshold, min_delay, guardian, settl
 @cli.command(name="list", cls=PstCommand, short_help="List the factory's listings.")
 @json_option
 def list_(as_json):
-    """List the listings of this network's factory."""
+    """List the listings of this network's factory, each with its grade, the
+    age of its merchant's newest attestation (seconds since the registry
+    recorded it), whether that attestation is fresh, and the verified cap on
+    the running period's counted revenue."""
     from ape_pst_plugin.deployment import listing_at
     from ape_pst_plugin.registry import load_deployment
 
@@ -418,6 +435,7 @@ def list_(as_json):
             "merchant": listing.merchant,
             "settlement": listing.settlement.address,
             "status": STATUS[listing.reserve.status()],
+            **{f.key: f.value for f in _underwriting_fields(deployment.protocol, listing, short=True)},
         }
         for listing in listings
     ]
@@ -482,20 +500,57 @@ def pe(listing_key, as_json):
     emit(f"{listing.token.symbol()} PE", _pe_fields(listing), as_json)
 
 
+def _underwriting_fields(protocol, listing, short: bool = False) -> list[Field]:
+    """A listing's grade (the factory's record), its merchant's newest
+    attestation (``registry.latest``) and the registry's cap on the running
+    period's counted revenue. The age counts from ``recorded_at`` (when the
+    registry accepted it), not from ``issued_at``."""
+    from ape import chain
+
+    from ape_pst_plugin.underwriting import GRADES
+
+    registry, merchant = protocol.registry, listing.merchant
+    entry = protocol.factory.listings(listing.id)
+    latest = registry.latest(merchant)
+    router = listing.router
+    period_start = router.START() + router.current_period() * router.PERIOD()
+    decimals = registry.DECIMALS()
+    age = chain.blocks.head.timestamp - latest.recorded_at if latest.recorded_at else None
+    fields = [
+        Field("grade", GRADES[entry.grade]),
+        Field("attestation_age", age, None if age is None else f"{age} s since recorded", "never attested"),
+        Field("verified_revenue_fresh", registry.is_fresh(merchant)),
+        amount("verified_cap", registry.verified_cap(merchant, period_start), decimals),
+    ]
+    if short:
+        return fields
+    return [
+        *fields,
+        Field("premium_bps", entry.premium_bps),
+        Field("attestation_agent", latest.agent),
+        Field("attestation_issued_at", latest.issued_at),
+        Field("attestation_recorded_at", latest.recorded_at),
+        Field("attestation_expires_at", latest.expires_at),
+        amount("verified_month_revenue", latest.month_revenue, decimals),
+    ]
+
+
 @cli.command(cls=PstCommand, short_help="Everything about a listing.")
 @click.argument("listing_key", metavar="LISTING")
 @json_option
 def status(listing_key, as_json):
     """Everything about LISTING (id, token address or symbol): prices and PE,
-    the band, reserve balances, the merchant stake, staking, the last trade
-    and the period's performance."""
+    the band, reserve balances, the merchant stake, staking, the last trade,
+    the period's performance, and underwriting: the listing's grade, the
+    merchant's newest attestation (its age is the time since the registry
+    recorded it) and the verified cap on the running period."""
     from ape import chain
 
     from ape_pst_plugin.registry import load_deployment
 
     listing = _listing(listing_key)
     reserve, router, staking = listing.reserve, listing.router, listing.staking
-    factory = load_deployment().protocol.factory
+    protocol = load_deployment().protocol
     decimals = listing.settlement.decimals()
     last_trade = reserve.last_trade()
     period = router.current_period()
@@ -521,8 +576,7 @@ def status(listing_key, as_json):
         Field("period", period),
         amount("period_gross", router.period_gross(period), decimals),
         amount("period_counted", router.counted(period), decimals),
-        amount("verified_month_revenue", factory.month_revenue(listing.merchant), decimals),
-        Field("verified_revenue_fresh", factory.is_fresh(listing.merchant)),
+        *_underwriting_fields(protocol, listing),
         amount("revenue_target", reserve.revenue_target(), decimals),
         Field("consecutive_misses", reserve.consecutive_misses()),
         Field("status", STATUS[reserve.status()]),
@@ -543,7 +597,9 @@ def status(listing_key, as_json):
 )
 @click.argument("listing_key", metavar="LISTING")
 @click.argument("amount_text", metavar="AMOUNT", callback=_positive_number)
-@click.option("--order-id", default=None, callback=_order_id, help="Order id, at most 32 bytes of hex; random by default.")
+@click.option(
+    "--order-id", default=None, callback=_order_id, help="Order id, at most 32 bytes of hex; random by default."
+)
 @account_option
 @json_option
 def pay(listing_key, amount_text, order_id, account_alias, as_json):
@@ -622,5 +678,164 @@ def assess(listing_key, account_alias, as_json):
     emit(f"{listing.token.symbol()} assess", fields, as_json)
 
 
+# --- underwriting ----------------------------------------------------------------------------
+
+
+def _validity(ctx, param, value: int) -> int:
+    """Click callback: ``--validity`` in days, at most the registry's ``MAX_VALIDITY``."""
+    from ape_pst_plugin.underwriting import MAX_VALIDITY
+
+    if not 1 <= value <= MAX_VALIDITY // DAY:
+        raise BadInput(f"--validity {value}: an attestation is valid for 1 to {MAX_VALIDITY // DAY} days")
+    return value
+
+
+def _settlement_decimals(asked: int | None, need_deployment: bool) -> tuple[int, object]:
+    """The settlement token's decimals and the deployment (or ``None``): the
+    registry's on a network with a deployment (``--decimals`` must agree),
+    else ``--decimals``, 6 by default."""
+    from ape_pst_plugin.exceptions import NoDeployment
+    from ape_pst_plugin.registry import load_deployment
+
+    try:
+        deployment = load_deployment()
+    except NoDeployment:
+        if need_deployment:
+            raise
+        if asked is not None and not 0 <= asked <= 18:
+            raise BadInput(f"--decimals {asked}: a settlement token has 0 to 18 decimals") from None
+        return (6 if asked is None else asked), None
+    decimals = deployment.protocol.registry.DECIMALS()
+    if asked is not None and asked != decimals:
+        raise BadInput(f"--decimals {asked}: the registry's settlement token here has {decimals}")
+    return decimals, deployment
+
+
+def _bps(key: str, value: int) -> Field:
+    return Field(key, value, f"{value} bps ({Decimal(value).scaleb(-2)}%)")
+
+
+@cli.command(cls=PstCommand, short_help="Score a merchant's monthly data and attest it.")
+@click.argument("data", metavar="DATA")
+@click.option(
+    "--merchant", required=True, callback=_address, help="The merchant's address (what the attestation is about)."
+)
+@account_option
+@click.option(
+    "--submit",
+    is_flag=True,
+    help="Sign the attestation with --account (a bonded risk agent) and submit it to the registry.",
+)
+@click.option(
+    "--validity",
+    type=int,
+    default=30,
+    show_default=True,
+    callback=_validity,
+    help="Days the attestation is valid from the chain's latest block (at most 35).",
+)
+@click.option(
+    "--merchant-id",
+    "merchant_id_text",
+    default=None,
+    help="The agent's own reference for the merchant; merchant_id is its keccak-256 (default: of the merchant's address).",
+)
+@click.option(
+    "--decimals",
+    type=int,
+    default=None,
+    help="Settlement token decimals without a deployment here (default 6); with one, the registry's.",
+)
+@json_option
+def underwrite(data, merchant, account_alias, submit, validity, merchant_id_text, decimals, as_json):
+    """Underwrite a merchant from DATA, its monthly export (CSV or JSON: month,
+    gross, refunds, orders, top_channel_share; see the README): prints the
+    attested inputs computed from it, the model's points per criterion, the
+    grade and the grade's terms. With --submit, the agent (--account) signs the
+    EIP-712 attestation (issued at the latest block, the merchant's next
+    nonce) and submits it; the registry's grade must equal the one printed."""
+    from ape_pst_plugin import merchant_data as md
+    from ape_pst_plugin import underwriting as uw
+
+    decimals, deployment = _settlement_decimals(decimals, need_deployment=submit)
+    loaded = md.load(data, decimals)
+    inputs = loaded.inputs
+    try:
+        score = uw.score(inputs, decimals)
+    except uw.ScoringError as err:
+        raise uw.ScoringError(f"{data}: not underwritable: {err}") from None
+    terms = uw.terms(score.grade, inputs.volatility_bps)
+    listable = score.grade != uw.GRADE_NONE
+    why = "not listable (grade none)"
+    merchant_id = md.merchant_id(merchant, merchant_id_text)
+    fields = [
+        Field("data", str(loaded.path)),
+        Field("first_month", loaded.months[0].month),
+        Field("last_month", loaded.months[-1].month),
+        Field("merchant", merchant),
+        Field("merchant_id", "0x" + merchant_id.hex()),
+        Field("evidence_hash", "0x" + loaded.evidence_hash.hex()),
+        Field("settlement_decimals", decimals),
+        Field("history_months", inputs.history_months),
+        amount("avg_monthly_revenue", inputs.avg_monthly_revenue, decimals),
+        amount("month_revenue", inputs.month_revenue, decimals),
+        _bps("volatility_bps", inputs.volatility_bps),
+        _bps("growth_bps", inputs.growth_bps),
+        _bps("refund_bps", inputs.refund_bps),
+        _bps("top_channel_bps", inputs.top_channel_bps),
+        *(Field(f"points_{name}", points) for name, points in score.points().items()),
+        Field("points_total", score.total, f"{score.total} of 100"),
+        Field("grade", uw.GRADES[score.grade], None if listable else why),
+        *(
+            [
+                _bps("stake_bps", terms.stake_bps),
+                _bps("target_ratio_bps", terms.target_ratio_bps),
+                wad("max_listing_pe", terms.max_listing_pe),
+                _bps("premium_bps", terms.premium_bps),
+                amount("revenue_target", terms.revenue_target(inputs.avg_monthly_revenue), decimals),
+            ]
+            if listable
+            else [
+                Field(key, None, why=why)
+                for key in ("stake_bps", "target_ratio_bps", "max_listing_pe", "premium_bps", "revenue_target")
+            ]
+        ),
+    ]
+    mismatch = None
+    if submit:
+        from ape_pst_plugin.deployment import sign_attestation
+
+        registry = deployment.protocol.registry
+        agent = _account(account_alias)
+        message, signature = sign_attestation(
+            registry,
+            agent,
+            merchant,
+            inputs,
+            validity=validity * DAY,
+            merchant_id=merchant_id,
+            evidence_hash=loaded.evidence_hash,
+        )
+        receipt = registry.submit(message.as_tuple(), signature, sender=agent)
+        [event] = receipt.events.filter(registry.Attested)
+        fields += [
+            Field("agent", agent.address),
+            Field("nonce", message.nonce),
+            Field("issued_at", message.issued_at),
+            Field("expires_at", message.expires_at),
+            Field("transaction", str(receipt.txn_hash)),
+            Field("registry_grade", uw.GRADES[event.grade]),
+            Field("registry_points_total", event.score),
+        ]
+        if (event.grade, event.score) != (score.grade, score.total):
+            mismatch = (
+                f"the registry graded {uw.GRADES[event.grade]} ({event.score} points), the Python model "
+                f"{uw.GRADES[score.grade]} ({score.total}): the twin disagrees with the contract, report it"
+            )
+    emit(f"underwriting {merchant}", fields, as_json)
+    if mismatch:
+        raise TwinMismatch(mismatch)
+
+
 # `ape pst fork ...` and `ape pst simulate` register themselves on `cli`
-import ape_pst_plugin._sim_cli  # noqa: F401
+import ape_pst_plugin._sim_cli  # noqa: F401, E402

@@ -10,6 +10,7 @@ import click
 from ape.cli import network_option
 
 from ape_pst_plugin._cli import PstAbort, PstCommand, PstGroup, cli, exact, json_option
+from ape_pst_plugin.constants import STATUS
 from ape_pst_plugin.simulate import SCENARIOS
 
 
@@ -32,7 +33,9 @@ def fork():
 @fork.command(short_help="Start the mainnet stand-in.")
 @click.option("--rpc", default=None, help="Fork this network (anvil --fork-url) instead of the offline stand-in.")
 @click.option("--block", type=click.IntRange(min=0), default=None, help="Block to fork at (with --rpc).")
-@click.option("--port", type=click.IntRange(1, 65535), default=None, help="Loopback port (default: pst.fork_port, 8555).")
+@click.option(
+    "--port", type=click.IntRange(1, 65535), default=None, help="Loopback port (default: pst.fork_port, 8555)."
+)
 @json_option
 def start(rpc, block, port, as_json):
     """Start the mainnet stand-in: Uniswap V2 (factory, Router02, WETH9) at
@@ -47,7 +50,11 @@ def start(rpc, block, port, as_json):
         click.echo(json.dumps({**_state_record(state), "notes": notes}, indent=2))
         return
     _warn(notes)
-    what = f"fork of {rpc}" + (f" at block {block}" if block is not None else "") if rpc else "mainnet stand-in (chain id 1)"
+    what = (
+        f"fork of {rpc}" + (f" at block {block}" if block is not None else "")
+        if rpc
+        else "mainnet stand-in (chain id 1)"
+    )
     click.echo(f"{what} on {state.uri}, pid {state.pid}, log {state.log}")
     click.echo("use it with --network ethereum:mainnet-fork:foundry; stop it with `ape pst fork stop`")
 
@@ -85,7 +92,9 @@ def status(as_json):
     if state is None:
         why = f" ({'; '.join(notes)})" if notes else ""
         raise PstAbort(f"no stand-in is running{why}: `ape pst fork start`")
-    click.echo(f"running: pid {state.pid}, {state.uri}, log {state.log}" + (f", forking {state.rpc}" if state.rpc else ""))
+    click.echo(
+        f"running: pid {state.pid}, {state.uri}, log {state.log}" + (f", forking {state.rpc}" if state.rpc else "")
+    )
 
 
 def _report_folder(ctx, param, value: Path | None) -> Path | None:
@@ -132,10 +141,20 @@ def _scenario_help() -> str:
 @click.argument("scenario", type=click.Choice(tuple(SCENARIOS)), metavar="SCENARIO")
 @click.option("--days", type=click.IntRange(min=1), default=30, show_default=True, help="Simulated days.")
 @click.option("--seed", type=int, default=1, show_default=True, help="Random seed of the traders.")
-@click.option("--step-hours", type=click.IntRange(1, 24), default=1, show_default=True,
-              help="Simulated hours per step (traders, revenue and keepers act once a step).")
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None, callback=_report_folder,
-              help="Report folder (default: reports/SCENARIO); must be writable.")
+@click.option(
+    "--step-hours",
+    type=click.IntRange(1, 24),
+    default=1,
+    show_default=True,
+    help="Simulated hours per step (traders, revenue and keepers act once a step).",
+)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    callback=_report_folder,
+    help="Report folder (default: reports/SCENARIO); must be writable.",
+)
 @json_option
 def simulate(scenario, days, seed, step_hours, out, as_json):
     """Run SCENARIO on the connected network (the stand-in fork with
@@ -172,6 +191,10 @@ def simulate(scenario, days, seed, step_hours, out, as_json):
         "refusals": len(result.refusals),
         "attacks": len(result.attacks),
         "defaulted": any(a["defaulted"] for a in result.assessments),
+        "final_status": STATUS[last.status],
+        "attestations": len(result.verifications),
+        "attestations_refused": len(result.unattested),
+        "verified_revenue_fresh_at_end": last.fresh,
         "final_twap_pe": exact(last.pe, 18),
         "final_spot_price": exact(last.spot, 18),
         "final_reserve_free_balance": exact(last.reserve_stable, result.decimals),

@@ -158,7 +158,8 @@ def required_stake(supply: int, initial_price: int, settlement_decimals: int, st
 def onboard_agent(protocol: Protocol, admin: AccountAPI, agent: AccountAPI, bond: int, fund=None) -> AccountAPI:
     """Allow-lists ``agent`` (``admin`` owns the registry), funds it with
     ``fund(to, amount)`` (default: the test stablecoin's ``faucet``) and has it
-    post ``bond`` settlement units; it becomes ``protocol.agent``."""
+    post ``bond`` settlement units; the first agent onboarded becomes
+    ``protocol.agent``."""
     registry, settlement = protocol.registry, protocol.settlement
     if not registry.is_agent(agent):
         registry.add_agent(agent, sender=admin)
@@ -168,7 +169,8 @@ def onboard_agent(protocol: Protocol, admin: AccountAPI, agent: AccountAPI, bond
         fund(agent, bond)
     settlement.approve(registry, bond, sender=agent)
     registry.post_bond(bond, sender=agent)
-    protocol.agent = agent
+    if protocol.agent is None:
+        protocol.agent = agent
     return agent
 
 
@@ -187,11 +189,17 @@ def default_inputs(month_revenue: int, avg_monthly_revenue: int | None = None) -
 
 
 def sign_attestation(
-    registry: ContractInstance, agent: AccountAPI, merchant: str, inputs: uw.Inputs, *, issued_at: int | None = None,
+    registry: ContractInstance,
+    agent: AccountAPI,
+    merchant: str,
+    inputs: uw.Inputs,
+    /,
+    *,
+    issued_at: int | None = None,
     **fields,
 ) -> tuple[uw.Attestation, bytes]:
     """``agent``'s signed attestation of ``inputs`` for ``merchant``, with the
-    merchant's next nonce, issued at the head block's time unless told
+    merchant's next nonce, issued at the pending block's time unless told
     otherwise (``fields``: ``validity``, ``nonce``, ``chain_id``, ``registry``,
     ``merchant_id``, ``evidence_hash``, ``model_version``)."""
     from ape import chain
@@ -199,13 +207,16 @@ def sign_attestation(
     fields.setdefault("nonce", registry.nonces(merchant))
     fields.setdefault("chain_id", chain.chain_id)
     fields.setdefault("registry", registry.address)
+    # the time of the block the attestation will be submitted in (at the latest)
     message = uw.attestation(
-        inputs, merchant=str(merchant), issued_at=chain.blocks.head.timestamp if issued_at is None else issued_at, **fields
+        inputs, merchant=str(merchant), issued_at=chain.pending_timestamp if issued_at is None else issued_at, **fields
     )
     return message, uw.signature_bytes(agent.sign_message(message))
 
 
-def attest(protocol: Protocol, merchant: str, inputs: uw.Inputs, *, agent: AccountAPI | None = None, sender=None, **fields):
+def attest(
+    protocol: Protocol, merchant: str, inputs: uw.Inputs, *, agent: AccountAPI | None = None, sender=None, **fields
+):
     """Signs (``agent``, default ``protocol.agent``) and submits an attestation
     of ``inputs`` for ``merchant``; returns the receipt."""
     agent = agent or protocol.agent
@@ -272,7 +283,13 @@ def create_listing(
     stake = required_stake(supply, initial_price, decimals, terms.stake_bps)
     settlement.approve(protocol.factory, stake, sender=merchant)
     receipt = protocol.factory.create_listing(
-        name, symbol, supply, initial_price, merchant, payout or merchant, sender=admin,
+        name,
+        symbol,
+        supply,
+        initial_price,
+        merchant,
+        payout or merchant,
+        sender=admin,
     )
     event = receipt.events.filter(protocol.factory.ListingCreated)[0]
     listing = listing_at(protocol, event.id)

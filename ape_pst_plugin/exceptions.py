@@ -35,6 +35,16 @@ class UnknownAccount(BadInput):
     """``--account`` names no Ape account (alias or ``TEST::N``)."""
 
 
+class BadMerchantData(PstError, ValueError):
+    """A merchant's monthly data export that cannot be underwritten: the
+    message names the file and the row (or the rows of the window)."""
+
+
+class TwinMismatch(PstError, AssertionError):
+    """The registry scored an attestation otherwise than the Python model
+    (``ape_pst_plugin.underwriting``) did: a bug to report."""
+
+
 class NotWritable(PstError, OSError):
     """A file or folder the command must write cannot be written (checked
     before the command changes anything)."""
@@ -59,12 +69,14 @@ class StandInNotRunning(ForkError):
 __all__ = [
     "BadAmount",
     "BadInput",
+    "BadMerchantData",
     "CorruptFile",
     "ForkError",
     "NoDeployment",
     "NotWritable",
     "PstError",
     "StandInNotRunning",
+    "TwinMismatch",
     "UnknownAccount",
     "UnknownListing",
 ]

@@ -50,8 +50,16 @@ HOST = "127.0.0.1"
 
 
 __all__ = [
-    "ForkError", "ForkState", "StandInNotRunning", "anvil_executable", "read_state", "require_standin",
-    "start", "state_file", "stop", "upstream_is_local",
+    "ForkError",
+    "ForkState",
+    "StandInNotRunning",
+    "anvil_executable",
+    "read_state",
+    "require_standin",
+    "start",
+    "state_file",
+    "stop",
+    "upstream_is_local",
 ]
 
 
@@ -250,7 +258,9 @@ def _write_state(path: Path, state: ForkState) -> None:
 def _rpc(uri: str, method: str, params: list | None = None, timeout: float = 30):
     import requests
 
-    response = requests.post(uri, json={"jsonrpc": "2.0", "id": 1, "method": method, "params": params or []}, timeout=timeout)
+    response = requests.post(
+        uri, json={"jsonrpc": "2.0", "id": 1, "method": method, "params": params or []}, timeout=timeout
+    )
     body = response.json()
     if "error" in body:
         raise ForkError(f"{method}: {body['error'].get('message', body['error'])}")
@@ -304,7 +314,9 @@ def start(
         cmd += ["--chain-id", "1"]
     with log.open("w") as out:
         # own session: Ctrl-C in the shell that started it does not stop it
-        process = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+        process = subprocess.Popen(
+            cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
+        )
     state = ForkState(pid=process.pid, port=port, log=str(log), rpc=rpc, block=block)
     try:
         _wait_ready(state.uri, process, log, timeout=120 if rpc else 30)
@@ -399,8 +411,14 @@ def seed(uri: str, root: Path | None = None, node_modules: Path | None = None) -
     # feeToSetter: mainnet's is a Uniswap multisig; here an anvil dev account
     weth = _deploy(uri, deployer, code("WETH9"))
     factory = _deploy(uri, deployer, code("UniswapV2Factory") + _encode(["address"], [deployer]))
-    router = _deploy(uri, deployer, code("UniswapV2Router02") + _encode(["address", "address"], [UNISWAP_V2_FACTORY, WETH]))
-    usdc = _deploy(uri, deployer, stablecoin_bytecode() + _encode(["string", "string", "uint8"], ["USD Coin (stand-in)", "USDC", 6]))
+    router = _deploy(
+        uri, deployer, code("UniswapV2Router02") + _encode(["address", "address"], [UNISWAP_V2_FACTORY, WETH])
+    )
+    usdc = _deploy(
+        uri,
+        deployer,
+        stablecoin_bytecode() + _encode(["string", "string", "uint8"], ["USD Coin (stand-in)", "USDC", 6]),
+    )
     for temporary, target in ((weth, WETH), (factory, UNISWAP_V2_FACTORY), (router, UNISWAP_V2_ROUTER02), (usdc, USDC)):
         _move(uri, temporary, target)
     _rpc(uri, "evm_mine")
@@ -476,8 +494,11 @@ def write_balance(token, to, amount: int) -> None:
     address = to_checksum_address(str(getattr(to, "address", to)))
     provider = chain.provider
     target = token.balanceOf(address) + amount
-    keys = [keccak(encode(types, values)) for slot in range(20)
-            for types, values in ((["address", "uint256"], [address, slot]), (["uint256", "address"], [slot, address]))]
+    keys = [
+        keccak(encode(types, values))
+        for slot in range(20)
+        for types, values in ((["address", "uint256"], [address, slot]), (["uint256", "address"], [slot, address]))
+    ]
     for raw in keys:
         key = "0x" + raw.hex()
         before = provider.get_storage(token.address, key)

@@ -6,8 +6,8 @@ open to anyone once an operation is ready. A change goes:
 Safe owners sign -> the Safe calls ``Timelock.schedule`` -> ``min_delay``
 passes -> anyone calls ``Timelock.execute`` (within the 14-day grace)."""
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 from ape.api import AccountAPI
 from ape.contracts import ContractInstance
@@ -62,11 +62,15 @@ def deploy_safe(deployer: AccountAPI, owners: Sequence[str], threshold: int, sal
     return safe_type.at(proxy)
 
 
-def safe_signatures(safe: ContractInstance, to: str, data: bytes, signers: Sequence[AccountAPI], value: int = 0) -> bytes:
+def safe_signatures(
+    safe: ContractInstance, to: str, data: bytes, signers: Sequence[AccountAPI], value: int = 0
+) -> bytes:
     """Owners' ECDSA signatures of the Safe transaction ``to.call{value}(data)``
     at the Safe's current nonce, concatenated in ascending owner order (as
     ``checkNSignatures`` requires)."""
-    tx_hash = safe.getTransactionHash(to, value, data, 0, 0, 0, 0, ZERO, ZERO, safe.call_view_method("nonce"))  # `.nonce` is the account nonce in ape
+    tx_hash = safe.getTransactionHash(
+        to, value, data, 0, 0, 0, 0, ZERO, ZERO, safe.call_view_method("nonce")
+    )  # `.nonce` is the account nonce in ape
     ordered = sorted(signers, key=lambda account: int(account.address, 16))
     blob = b""
     for signer in ordered:
@@ -176,7 +180,9 @@ def cancel(governance: Governance, op_id: bytes, signers: Sequence[AccountAPI], 
     return safe_exec(governance.safe, governance.timelock.address, payload, signers, sender=sender)
 
 
-def execute(governance: Governance, target: str, data: bytes, *, sender: AccountAPI, salt: bytes = EMPTY, value: int = 0):
+def execute(
+    governance: Governance, target: str, data: bytes, *, sender: AccountAPI, salt: bytes = EMPTY, value: int = 0
+):
     """Anyone executes a ready operation."""
     return governance.timelock.execute(target, value, data, EMPTY, salt, sender=sender, value=value)
 

@@ -8,11 +8,13 @@ from dataclasses import dataclass, field
 from ape.api import AccountAPI
 
 from ape_pst_plugin import pe as pem
+from ape_pst_plugin import underwriting as uw
 from ape_pst_plugin.constants import DAY, WAD  # noqa: F401 - re-exported
 from ape_pst_plugin.deployment import (
     RESERVE_ALLOCATION_BPS,
     Listing,
     Protocol,
+    attest,
     create_listing,
     default_inputs,
     required_stake,
@@ -38,6 +40,10 @@ class MarketPlan:
     gross, so the history counts in full)."""
     volatility_bps: int = 2_500
     """Attested volatility (CV): 2,500 puts the grade-A target ratio at its 50% floor."""
+    attestation_validity: int = uw.DEFAULT_VALIDITY
+    """Seconds the listing-time attestation stays valid (at most ``uw.MAX_VALIDITY``,
+    35 days). The history period lasts 30 days, so only a validity over 30 days
+    still caps period 1 (the first after the history) with it."""
 
 
 @dataclass
@@ -144,7 +150,10 @@ def open_market(
     settlement tokens; by default `settlement.faucet` (the test stablecoin;
     a real stablecoin on a mainnet fork needs another `fund`)."""
     plan = plan or MarketPlan()
+    if settlement.address != protocol.settlement.address:
+        raise ValueError(f"{settlement.address} is not the protocol's settlement token ({protocol.settlement.address})")
     if fund is None:
+
         def fund(to, amount):
             # accounts pay their own faucet call, as before `fund` existed
             settlement.faucet(to, amount, sender=to if isinstance(to, AccountAPI) else admin)
@@ -161,9 +170,9 @@ def open_market(
     )
     # the grade's stake (at most 15% of the market cap) plus the pool's settlement side
     fund(merchant, required_stake(supply, price, decimals, 1_500) + plan.pool_settlement * unit)
-    listing = create_listing(
-        protocol, admin, merchant=merchant, symbol=symbol, supply=supply, initial_price=price, inputs=inputs,
-    )
+    attest(protocol, merchant, inputs, validity=plan.attestation_validity)
+    # listed on that fresh attestation
+    listing = create_listing(protocol, admin, merchant=merchant, symbol=symbol, supply=supply, initial_price=price)
     if plan.revenue_target is not None:
         listing.reserve.set_revenue_target(plan.revenue_target, sender=admin)
     # the merchant's allocation vests: 25% is releasable at listing

@@ -13,6 +13,8 @@ from ethpm_types import ContractType
 ARTIFACTS = {
     "UniswapV2Factory": ("@uniswap/v2-core", "build/UniswapV2Factory.json"),
     "UniswapV2Pair": ("@uniswap/v2-core", "build/UniswapV2Pair.json"),
+    # the LP token's ERC-20 with its EIP-2612 permit (the gas anchor of an EIP-712 signature check)
+    "UniswapV2ERC20": ("@uniswap/v2-core", "build/UniswapV2ERC20.json"),
     "UniswapV2Router02": ("@uniswap/v2-periphery", "build/UniswapV2Router02.json"),
     "WETH9": ("@uniswap/v2-periphery", "build/WETH9.json"),
     "StakingRewards": ("@uniswap/liquidity-staker", "build/StakingRewards.json"),

@@ -102,7 +102,9 @@ def eps(annual_earnings: int, circulating: int, decimals: int) -> int:
     return mul_div(annual_earnings * scale(decimals), WAD, circulating)
 
 
-def listing_pe(initial_price: int, month_revenue: int, supply: int, reserve_allocation_bps: int, share_bps: int, decimals: int) -> int:
+def listing_pe(
+    initial_price: int, month_revenue: int, supply: int, reserve_allocation_bps: int, share_bps: int, decimals: int
+) -> int:
     """The PE a listing starts at: initial price / EPS with EPS from one period
     whose counted revenue is `month_revenue` (wad)."""
     circulating = supply - supply * reserve_allocation_bps // BPS
@@ -173,7 +175,9 @@ def exposure_room(free: int, net_spent: int, max_exposure_bps: int) -> int:
     return max(room - net_spent, 0)
 
 
-def min_out(amount_in: int, buying: bool, r_token: int, r_settlement: int, twap_price: int, decimals: int, slippage_bps: int) -> int:
+def min_out(
+    amount_in: int, buying: bool, r_token: int, r_settlement: int, twap_price: int, decimals: int, slippage_bps: int
+) -> int:
     """The least output the stabiliser accepts: what the pool would give at
     the TWAP price and today's depth, less `slippage_bps`."""
     t_token, t_settlement = twap_reserves(r_token, r_settlement, twap_price, decimals)

@@ -159,8 +159,16 @@ def pst_listing(chain, pst, pst_accounts, pst_settlement):
 
     def make(plan: MarketPlan | None = None, symbol: str | None = None) -> Market:
         return open_market(
-            chain, pst, a.admin, a.merchant, a.payer, a.trader, a.keeper, pst_settlement,
-            plan=plan, symbol=symbol or next(symbols),
+            chain,
+            pst,
+            a.admin,
+            a.merchant,
+            a.payer,
+            a.trader,
+            a.keeper,
+            pst_settlement,
+            plan=plan,
+            symbol=symbol or next(symbols),
         )
 
     return make

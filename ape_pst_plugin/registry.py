@@ -20,8 +20,16 @@ from ape_pst_plugin.uniswap import connect_uniswap
 FIELDS = ("uniswap_factory", "uniswap_router", "settlement", "factory", "timelock", "safe")
 
 __all__ = [
-    "Deployment", "NoDeployment", "UnknownListing", "check_record_writable", "configured_addresses",
-    "find_listing", "load_deployment", "network_key", "record_path", "save_record",
+    "Deployment",
+    "NoDeployment",
+    "UnknownListing",
+    "check_record_writable",
+    "configured_addresses",
+    "find_listing",
+    "load_deployment",
+    "network_key",
+    "record_path",
+    "save_record",
 ]
 
 

@@ -7,10 +7,31 @@ from pathlib import Path
 
 from ape_pst_plugin.constants import STATUS
 from ape_pst_plugin.simulate import WAD, Result
+from ape_pst_plugin.underwriting import GRADES
 
-COLUMNS = ("hour", "timestamp", "spot", "twap", "pe", "p_low", "p_high", "reserve_stable", "inventory",
-           "staked", "stake", "period", "period_gross", "period_counted", "status", "trade", "trade_given",
-           "trade_received", "note")
+COLUMNS = (
+    "hour",
+    "timestamp",
+    "spot",
+    "twap",
+    "pe",
+    "p_low",
+    "p_high",
+    "reserve_stable",
+    "inventory",
+    "staked",
+    "stake",
+    "period",
+    "period_gross",
+    "period_counted",
+    "verified_cap",
+    "fresh",
+    "status",
+    "trade",
+    "trade_given",
+    "trade_received",
+    "note",
+)
 
 
 def _wad(value):
@@ -26,13 +47,31 @@ def write_series(result: Result, path: Path) -> None:
         writer.writerow(COLUMNS)
         for r in result.rows:
             given_unit, received_unit = (unit, WAD) if r.trade == "buy" else (WAD, unit)
-            writer.writerow([
-                f"{r.hour:g}", r.timestamp, _wad(r.spot), _wad(r.twap), _wad(r.pe), _wad(r.p_low), _wad(r.p_high),
-                f"{r.reserve_stable / unit:.6f}", f"{r.inventory / WAD:.6f}", f"{r.staked / WAD:.6f}",
-                f"{r.stake / unit:.6f}", r.period, f"{r.period_gross / unit:.6f}", f"{r.period_counted / unit:.6f}",
-                STATUS[r.status], r.trade, f"{r.spent / given_unit:.6f}" if r.spent else "",
-                f"{r.received / received_unit:.6f}" if r.received else "", r.note,
-            ])
+            writer.writerow(
+                [
+                    f"{r.hour:g}",
+                    r.timestamp,
+                    _wad(r.spot),
+                    _wad(r.twap),
+                    _wad(r.pe),
+                    _wad(r.p_low),
+                    _wad(r.p_high),
+                    f"{r.reserve_stable / unit:.6f}",
+                    f"{r.inventory / WAD:.6f}",
+                    f"{r.staked / WAD:.6f}",
+                    f"{r.stake / unit:.6f}",
+                    r.period,
+                    f"{r.period_gross / unit:.6f}",
+                    f"{r.period_counted / unit:.6f}",
+                    f"{r.period_cap / unit:.6f}",
+                    "yes" if r.fresh else "no",
+                    STATUS[r.status],
+                    r.trade,
+                    f"{r.spent / given_unit:.6f}" if r.spent else "",
+                    f"{r.received / received_unit:.6f}" if r.received else "",
+                    r.note,
+                ]
+            )
 
 
 def plot(result: Result, out: Path) -> dict[str, Path]:
@@ -52,11 +91,23 @@ def plot(result: Result, out: Path) -> dict[str, Path]:
     fig, ax = plt.subplots(figsize=(10, 5))
     defined = [(d, r) for d, r in zip(days, rows) if r.p_low is not None]
     if defined:
-        ax.fill_between([d for d, _ in defined], [r.p_low / WAD for _, r in defined], [r.p_high / WAD for _, r in defined],
-                        color="tab:green", alpha=0.15, label="band: P_low (PE 8) to P_high (PE 15)")
+        ax.fill_between(
+            [d for d, _ in defined],
+            [r.p_low / WAD for _, r in defined],
+            [r.p_high / WAD for _, r in defined],
+            color="tab:green",
+            alpha=0.15,
+            label="band: P_low (PE 8) to P_high (PE 15)",
+        )
     ax.plot(days, [r.spot / WAD for r in rows], color="tab:blue", lw=1, label="spot")
-    ax.plot([d for d, r in zip(days, rows) if r.twap], [r.twap / WAD for r in rows if r.twap], color="black", lw=1.2,
-            ls="--", label="TWAP (oracle)")
+    ax.plot(
+        [d for d, r in zip(days, rows) if r.twap],
+        [r.twap / WAD for r in rows if r.twap],
+        color="black",
+        lw=1.2,
+        ls="--",
+        label="TWAP (oracle)",
+    )
     for kind, marker, colour in (("buy", "^", "tab:green"), ("sell", "v", "tab:red")):
         points = [(d, r.spot / WAD) for d, r in zip(days, rows) if r.trade == kind]
         if points:
@@ -69,8 +120,12 @@ def plot(result: Result, out: Path) -> dict[str, Path]:
     paths["price"] = _save(plt, fig, ax, out / "price.png")
 
     fig, ax = plt.subplots(figsize=(10, 4))
-    ax.plot([d for d, r in zip(days, rows) if r.pe is not None], [r.pe / WAD for r in rows if r.pe is not None],
-            color="tab:purple", label="TWAP PE")
+    ax.plot(
+        [d for d, r in zip(days, rows) if r.pe is not None],
+        [r.pe / WAD for r in rows if r.pe is not None],
+        color="tab:purple",
+        label="TWAP PE",
+    )
     ax.axhline(result.pe_low / WAD, color="tab:green", ls="--", label=f"pe_low {result.pe_low / WAD:g}: buy below")
     ax.axhline(result.pe_high / WAD, color="tab:red", ls="--", label=f"pe_high {result.pe_high / WAD:g}: sell above")
     ax.set(title=f"{name}: PE (TWAP price / EPS)", xlabel="simulated days", ylabel="PE")
@@ -141,36 +196,34 @@ def markdown(result: Result) -> str:
         "",
     ]
     if result.trades:
-        lines += ["| day | trade | given | received | TWAP PE | target price | spot after |", "|---:|---|---:|---:|---:|---:|---:|"]
+        lines += [
+            "| day | trade | given | received | TWAP PE | target price | spot after |",
+            "|---:|---|---:|---:|---:|---:|---:|",
+        ]
         for t in result.trades[:40]:
             given = f"{t['given'] / unit:,.2f}" if t["kind"] == "buy" else f"{t['given'] / WAD:,.0f} tokens"
             received = f"{t['received'] / WAD:,.0f} tokens" if t["kind"] == "buy" else f"{t['received'] / unit:,.2f}"
-            lines.append(f"| {t['hour'] / 24:.2f} | {t['kind']} | {given} | {received} | {t['pe'] / WAD:.2f} | "
-                         f"{t['target'] / WAD:.4f} | {t['spot_after'] / WAD:.4f} |")
+            lines.append(
+                f"| {t['hour'] / 24:.2f} | {t['kind']} | {given} | {received} | {t['pe'] / WAD:.2f} | "
+                f"{t['target'] / WAD:.4f} | {t['spot_after'] / WAD:.4f} |"
+            )
         if len(result.trades) > 40:
             lines.append(f"| | ... {len(result.trades) - 40} more in series.csv | | | | | |")
         lines.append("")
     if result.assessments:
-        lines += ["**Performance assessments** (`assess()`: met iff counted revenue reaches the period's target):", "",
-                  "| day | period | counted | target due | slashed | misses | status |",
-                  "|---:|---:|---:|---:|---:|---:|---|"]
+        lines += [
+            "**Performance assessments** (`assess()`: met iff counted revenue reaches the period's target):",
+            "",
+            "| day | period | counted | target due | slashed | misses | status |",
+            "|---:|---:|---:|---:|---:|---:|---|",
+        ]
         for a in result.assessments:
-            lines.append(f"| {a['hour'] / 24:.2f} | {a['period']} | {a['counted'] / unit:,.2f} | {a['due'] / unit:,.2f} | "
-                         f"{a['slashed'] / unit:,.2f} | {a['misses']} | {STATUS[a['status']]} |")
+            lines.append(
+                f"| {a['hour'] / 24:.2f} | {a['period']} | {a['counted'] / unit:,.2f} | {a['due'] / unit:,.2f} | "
+                f"{a['slashed'] / unit:,.2f} | {a['misses']} | {STATUS[a['status']]} |"
+            )
         lines.append("")
-    if result.verifications or result.self_paid:
-        lines += ["**Verified revenue and counted revenue** (counted = min(gross paid by non-insiders, verified month "
-                  "revenue + 5%), per period):", ""]
-        if result.self_paid:
-            lines += [f"- the merchant paid itself {result.self_paid / unit:,.2f} through the router (its own address "
-                      f"and fresh ones)", ""]
-        lines += ["| period | verified month revenue | gross paid by non-insiders | counted |", "|---:|---:|---:|---:|"]
-        by_period = {r.period: (r.period_gross, r.period_counted) for r in rows}  # the last row of each period
-        verified = {v["period"]: v["month_revenue"] for v in result.verifications}
-        for period, (gross, counted) in by_period.items():
-            shown = f"{verified[period] / unit:,.2f}" if period in verified else ""
-            lines.append(f"| {period} | {shown} | {gross / unit:,.2f} | {counted / unit:,.2f} |")
-        lines.append("")
+    lines += underwriting(result)
     if result.refusals:
         reasons = {}
         for r in result.refusals:
@@ -181,14 +234,114 @@ def markdown(result: Result) -> str:
     if result.attacks:
         traded = sum(1 for a in result.attacks if a["stabilise_succeeded"] and a["traded"])
         refused = sum(1 for a in result.attacks if not a["stabilise_succeeded"])
-        lines += [f"**Manipulation:** {len(result.attacks)} same-block attacks (spot moved by a few percent or by "
-                  f"half the pool, then `stabilise()`, then undone); the reserve traded in {traded} of them and "
-                  f"refused {refused}.", ""]
-    lines += ["![price](price.png)", "", "![PE](pe.png)", "", "![reserve](reserve.png)", "",
-              "Every step is a row of `series.csv`."]
+        lines += [
+            f"**Manipulation:** {len(result.attacks)} same-block attacks (spot moved by a few percent or by "
+            f"half the pool, then `stabilise()`, then undone); the reserve traded in {traded} of them and "
+            f"refused {refused}.",
+            "",
+        ]
+    lines += [
+        "![price](price.png)",
+        "",
+        "![PE](pe.png)",
+        "",
+        "![reserve](reserve.png)",
+        "",
+        "Every step is a row of `series.csv`.",
+    ]
     return "\n".join(lines) + "\n"
 
 
+def _day(timestamp: int, result: Result) -> str:
+    """A timestamp as a simulated day (day 0: the first step's start)."""
+    return f"{(timestamp - result.rows[0].timestamp) / 86_400:.2f}"
+
+
+def underwriting(result: Result) -> list[str]:
+    """The risk agent's attestations, the verified cap and counted revenue of
+    every period the run saw, and the listing's status over time."""
+    unit, rows = 10**result.decimals, result.rows
+    lines = [
+        "**Underwriting: the risk agent's attestations** (EIP-712 messages it signs and submits to the "
+        "`UnderwritingRegistry`; the newest recorded at or before a period's start caps that period's "
+        "counted revenue, if it has not expired by then):",
+        "",
+    ]
+    if result.agent:
+        lines.append(f"- agent `{result.agent}`, bond {result.bond / unit:,.2f}")
+    if result.scenario.agent_stops_day is not None:
+        lines.append(f"- the agent's data stops after day {result.scenario.agent_stops_day:g}: no attestation after it")
+    stale = next((r for r in rows if not r.fresh), None)
+    if stale is not None:
+        expired = max(
+            (v["expires_at"] for v in result.verifications if v["timestamp"] <= stale.timestamp), default=None
+        )
+        when = f"on day {_day(expired, result)}" if expired is not None else f"by day {stale.hour / 24:.2f}"
+        lines.append(
+            f"- its newest attestation expired {when}: `is_fresh` is false from then on "
+            "(the reserve buys only while it is true)"
+        )
+    for u in result.unattested:
+        lines.append(
+            f"- day {u['hour'] / 24:.2f}: the registry refused the attestation of month revenue "
+            f"{u['month_revenue'] / unit:,.2f} (R {u['avg_monthly_revenue'] / unit:,.2f}): `{u['reason']}`"
+        )
+    if result.self_paid:
+        lines.append(
+            f"- the merchant paid itself {result.self_paid / unit:,.2f} through the router (its own address "
+            f"and fresh ones)"
+        )
+    lines.append("")
+    if result.verifications:
+        lines += [
+            "| day | month revenue attested | R (3-month average) | cap (+ tolerance) | grade | valid until (day) "
+            "| first period it caps |",
+            "|---:|---:|---:|---:|---|---:|---:|",
+        ]
+        for v in result.verifications:
+            lines.append(
+                f"| {v['hour'] / 24:.2f} | {v['month_revenue'] / unit:,.2f} | "
+                f"{v['avg_monthly_revenue'] / unit:,.2f} | {v['cap'] / unit:,.2f} | "
+                f"{GRADES[v['grade']]} | {_day(v['expires_at'], result)} | "
+                f"{v['period']} |"
+            )
+        lines.append("")
+    lines += [
+        "**Verified revenue and counted revenue** (counted = min(gross paid by non-insiders, the verified cap "
+        "in force at the period's start); the target is judged by `assess()` once the period is over):",
+        "",
+        "| period | starts (day) | verified cap at its start | gross paid by non-insiders | counted | target due "
+        "| assessed |",
+        "|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    by_period = {r.period: r for r in rows}  # the last row of each period
+    assessed = {a["period"]: a for a in result.assessments}
+    for period, r in by_period.items():
+        a = assessed.get(period)
+        due = f"{a['due'] / unit:,.2f}" if a else ""
+        outcome = ""
+        if a:
+            outcome = (
+                "met" if a["counted"] >= a["due"] else f"missed (miss {a['misses']})"
+            ) + f", day {a['hour'] / 24:.2f}: {STATUS[a['status']]}"
+        lines.append(
+            f"| {period} | {_day(result.period_start(period), result)} | {r.period_cap / unit:,.2f} | "
+            f"{r.period_gross / unit:,.2f} | {r.period_counted / unit:,.2f} | {due} | {outcome} |"
+        )
+    lines.append("")
+    changes = [(r.hour, prev.status, r.status) for prev, r in zip(rows, rows[1:]) if r.status != prev.status]
+    if changes:
+        lines.append(
+            "**Status:** "
+            + STATUS[rows[0].status]
+            + "; "
+            + "; ".join(f"{STATUS[new]} from day {hour / 24:.2f}" for hour, _, new in changes)
+            + "."
+        )
+    else:
+        lines.append(f"**Status:** {STATUS[rows[-1].status]} throughout.")
+    lines.append("")
+    return lines
 
 
 def check_writable(out: Path) -> Path:

@@ -8,10 +8,13 @@ spot price (log) part of the way towards a scenario's "fair" price
 (``fair_pe * EPS``) plus noise. The keeper observes the oracle every step,
 calls ``stabilise()`` when the TWAP PE is outside the band (and records the
 revert reason if the reserve refuses) and ``assess()`` once a period has
-finished. An honest verifier records the merchant's real month revenue (what
-customers paid in the last 30 days) just before each period starts, which
-caps that period's counted revenue. Every figure in the result is read from
-the chain.
+finished. A bonded risk agent is the honest verifier: just before each
+period starts (and whenever its newest attestation is 30 days old) it signs
+an EIP-712 attestation of the merchant's real month revenue (what customers
+paid in the last 30 days) and submits it to the ``UnderwritingRegistry``; the
+newest attestation recorded at or before a period's start, if unexpired,
+caps that period's counted revenue, and the reserve buys only while the
+newest one is fresh. Every figure in the result is read from the chain.
 """
 
 import math
@@ -21,7 +24,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ape_pst_plugin import pe as pem
-from ape_pst_plugin.constants import DAY, HOUR, PERIOD, WAD  # noqa: F401 - re-exported (report.py, tests)
+from ape_pst_plugin import underwriting as uw
+from ape_pst_plugin.constants import BPS, DAY, HOUR, PERIOD, WAD  # noqa: F401 - re-exported (report.py, tests)
 
 MAX = 2**256 - 1
 
@@ -52,6 +56,9 @@ class Scenario:
     wash: float = 0.0
     """The merchant's self-payments per day, as a multiple of the usual daily
     revenue: half from its own address, half from a fresh address each day."""
+    agent_stops_day: float | None = None
+    """The risk agent attests nothing after this simulated day (its data
+    stops); None: it attests for the whole run."""
 
 
 def _always(value):
@@ -68,39 +75,68 @@ SCENARIOS: dict[str, Scenario] = {
         Scenario(
             "steady",
             "revenue flows at the usual rate, traders hover around PE 10: the reserve never trades",
-            fair_pe=_always(10.0), pull=_always(0.05), noise=0.004,
+            fair_pe=_always(10.0),
+            pull=_always(0.05),
+            noise=0.004,
         ),
         Scenario(
             "selloff",
             "panic selling for 12 hours pushes the PE towards 4, then only noise: the reserve buys back within its capacity",
-            fair_pe=_before(12, 3.6, None), pull=_before(12, 0.25, 0.0), noise=0.003,
+            fair_pe=_before(12, 3.6, None),
+            pull=_before(12, 0.25, 0.0),
+            noise=0.003,
         ),
         Scenario(
             "mania",
             "FOMO buying for 12 hours pushes the PE past 25, then only noise: the reserve sells inventory",
-            fair_pe=_before(12, 40.0, None), pull=_before(12, 0.25, 0.0), noise=0.003,
+            fair_pe=_before(12, 40.0, None),
+            pull=_before(12, 0.25, 0.0),
+            noise=0.003,
         ),
         Scenario(
             "revenue-collapse",
             "revenue falls to 5% of its usual rate and holders price the listing at PE 5: the reserve buys "
             "while the listing is active, stops at the first missed period (late), keeps the rest of its float; "
             "three misses default the listing",
-            fair_pe=_always(5.0), pull=_always(0.02), noise=0.003, revenue=_always(0.05), target=0.5,
+            fair_pe=_always(5.0),
+            pull=_always(0.02),
+            noise=0.003,
+            revenue=_always(0.05),
+            target=0.5,
         ),
         Scenario(
             "wash",
             "real revenue falls to 10% of its usual rate while the merchant pays itself twice the usual revenue "
             "every day from its own and fresh addresses: counted revenue stays at the verified (real) revenue, "
             "the reserve does not buy, the merchant misses three periods and defaults",
-            fair_pe=_always(10.0), pull=_always(0.02), noise=0.003,
-            revenue=lambda hour: max(0.1, 1.0 - 0.9 * hour / (20 * 24)), target=0.8, wash=2.0,
+            fair_pe=_always(10.0),
+            pull=_always(0.02),
+            noise=0.003,
+            revenue=lambda hour: max(0.1, 1.0 - 0.9 * hour / (20 * 24)),
+            target=0.8,
+            wash=2.0,
         ),
         Scenario(
             "manipulation",
             "steady market; every hour an attacker dumps or pumps the pool (by a few percent, or by half of it) inside "
             "one transaction and calls stabilise() in between: the reserve decides on the TWAP and never trades "
             "because of it",
-            fair_pe=_always(10.0), pull=_always(0.05), noise=0.003, attacker=True,
+            fair_pe=_always(10.0),
+            pull=_always(0.05),
+            noise=0.003,
+            attacker=True,
+        ),
+        Scenario(
+            "agent-stops",
+            "the risk agent's data stops after day 20 (no attestation after its first, which expires 35 days "
+            "later) while customers keep paying at the usual rate; holders lose confidence and price the listing "
+            "at PE 6: the reserve buys while the attestation is fresh and refuses once it is stale, the first "
+            "period that starts after the expiry has a verified cap of 0, so the merchant misses it (counted 0) "
+            "and the listing goes late (needs ~91 days: --days 91 --step-hours 24)",
+            fair_pe=_before(20 * 24, 10.0, 6.0),
+            pull=_before(20 * 24, 0.05, 0.02),
+            noise=0.003,
+            agent_stops_day=20,
         ),
     )
 }
@@ -124,6 +160,8 @@ class Row:
     period: int = 0  # the running performance period
     period_gross: int = 0  # non-insider gross paid in the running period
     period_counted: int = 0  # of which counted (capped by the verified revenue)
+    period_cap: int = 0  # the verified cap in force at the running period's start (registry.verified_cap)
+    fresh: bool = True  # registry.is_fresh(merchant): the newest attestation has not expired
     status: int = 0  # 0 active, 1 late, 2 defaulted
     trade: str = ""  # "buy", "sell", "refused: <reason>" or ""
     spent: int = 0  # buy: settlement given; sell: tokens given
@@ -145,14 +183,25 @@ class Result:
     start_stake: int
     start_inventory: int
     start_free: int
+    router_start: int = 0  # the router's START: period p starts at router_start + p * period_length
+    period_length: int = PERIOD
+    agent: str = ""  # the risk agent's address
+    bond: int = 0  # the bond it posted
     rows: list[Row] = field(default_factory=list)
-    verifications: list[dict] = field(default_factory=list)  # month revenues the verifier recorded
+    verifications: list[dict] = field(default_factory=list)
+    """The attestations the registry recorded (Attested events), the listing-time one first (negative hour):
+    hour, timestamp, period (the first period whose start it caps), month_revenue, avg_monthly_revenue,
+    cap, expires_at, grade, score."""
+    unattested: list[dict] = field(default_factory=list)  # attestations the registry refused (hour, reason)
     self_paid: int = 0  # the merchant's own payments (wash), insider and sybil
     trades: list[dict] = field(default_factory=list)  # Bought / Sold events
     assessments: list[dict] = field(default_factory=list)  # Assessed events (+ defaulted flag)
     refusals: list[dict] = field(default_factory=list)  # stabilise() reverts the keeper saw
     attacks: list[dict] = field(default_factory=list)  # manipulation attempts
     wall_seconds: float = 0.0
+
+    def period_start(self, period: int) -> int:
+        return self.router_start + period * self.period_length
 
     def summary_line(self) -> str:
         buys = sum(t["kind"] == "buy" for t in self.trades)
@@ -201,7 +250,9 @@ def world():
                 "chain id 1 without Uniswap V2 at its mainnet addresses: start the stand-in with `ape pst fork start`"
             )
         if len(chain.provider.get_code(fork.USDC)) == 0:
-            raise SimulationError(f"no token at USDC's address {fork.USDC}: start the stand-in with `ape pst fork start`")
+            raise SimulationError(
+                f"no token at USDC's address {fork.USDC}: start the stand-in with `ape pst fork start`"
+            )
         usdc = fork.mainnet_usdc()
 
         def fund(to, amount):
@@ -223,7 +274,7 @@ class Simulation:
     def __init__(self, scenario: Scenario, days: int, seed: int = 1, hours_per_step: int = 1):
         from ape import chain
 
-        from ape_pst_plugin.deployment import deploy_protocol
+        from ape_pst_plugin.deployment import deploy_protocol, onboard_agent
         from ape_pst_plugin.market import MarketPlan, history_gross, open_market
 
         if days <= 0:
@@ -234,18 +285,28 @@ class Simulation:
         self.random = random.Random(seed)
         self.chain = chain
         uniswap, usdc, fund, network = world()
-        admin, merchant, payer, trader, keeper, staker, attacker, sybil = _fresh_accounts(8)
+        admin, merchant, payer, trader, keeper, staker, attacker, sybil, agent = _fresh_accounts(9)
         self.admin, self.payer, self.trader, self.keeper, self.attacker = admin, payer, trader, keeper, attacker
-        self.merchant, self.sybil = merchant, sybil
-        protocol = deploy_protocol(admin, uniswap, guardian=admin)
-        self.factory = protocol.factory
-        plan = MarketPlan(reserve_float=250_000, trader_tokens=0)
+        self.merchant, self.sybil, self.agent = merchant, sybil, agent
+        protocol = deploy_protocol(admin, uniswap, usdc, guardian=admin)
+        self.factory, self.registry = protocol.factory, protocol.registry
+        # attestations of the listing (and the agent's re-attestations) are valid for 35 days,
+        # so the listing-time one still caps period 1, the first after the 30-day history
+        plan = MarketPlan(reserve_float=250_000, trader_tokens=0, attestation_validity=uw.MAX_VALIDITY)
         unit = 10 ** usdc.decimals()
         circulating = 900_000 * WAD  # supply less the reserve's 10%
         usual_period = history_gross(plan, circulating, usdc.decimals())
+        # governance sets the scenario's target right after listing: it applies from period 1 on
+        # (period 0 holds the history revenue, with the grade's target: half the attested average)
         plan.revenue_target = int(usual_period * scenario.target)
-        self.market = m = open_market(chain, protocol, admin, merchant, payer, trader, keeper, usdc,
-                                      plan=plan, symbol="SIM", fund=fund)
+        # the risk agent's bond: twice the registry's minimum for the listing (1,000,000 tokens at the pool price)
+        market_cap = plan.pool_settlement * WAD * WAD // plan.pool_tokens * 1_000_000
+        self.bond = 2 * protocol.registry.required_bond(agent, market_cap)
+        onboard_agent(protocol, admin, agent, self.bond, fund=fund)
+        self.market = m = open_market(
+            chain, protocol, admin, merchant, payer, trader, keeper, usdc, plan=plan, symbol="SIM", fund=fund
+        )
+        self.volatility_bps = plan.volatility_bps
         self.usual_hourly = usual_period * HOUR // PERIOD
         self.decimals = usdc.decimals()
         self.token, self.usdc, self.pair = m.token, m.usdc, m.pair
@@ -278,13 +339,25 @@ class Simulation:
         self.pe_low, self.pe_high = self.reserve.pe_low(), self.reserve.pe_high()
         self.token_is_0 = m.pair.token0() == m.token.address
         self.result = Result(
-            scenario=scenario, days=days, seed=seed, hours_per_step=hours_per_step, network=str(network),
-            decimals=self.decimals, pe_low=self.pe_low, pe_high=self.pe_high,
-            capacity_bps=self.reserve.capacity_bps(), start_stake=self.reserve.stake(),
-            start_inventory=self.reserve.inventory(), start_free=self.reserve.free_balance(),
+            scenario=scenario,
+            days=days,
+            seed=seed,
+            hours_per_step=hours_per_step,
+            network=str(network),
+            decimals=self.decimals,
+            pe_low=self.pe_low,
+            pe_high=self.pe_high,
+            capacity_bps=self.reserve.capacity_bps(),
+            start_stake=self.reserve.stake(),
+            start_inventory=self.reserve.inventory(),
+            start_free=self.reserve.free_balance(),
         )
         self.start = chain.blocks.head.timestamp
+        self.chain_id = chain.chain_id
         self._fast()
+        self.result.router_start, self.result.period_length = self.router_start, self.period_length
+        self.result.agent, self.result.bond = agent.address, self.bond
+        self._listing_attestation()
         self.result.rows.append(self._row(0.0))
 
     # ------------------------------------------------------ fast chain access
@@ -295,9 +368,13 @@ class Simulation:
     def _fast(self):
         self.rpc = rpc = Rpc(self.chain.provider.uri)
         self.c_pair, self.c_token = rpc.contract(self.pair), rpc.contract(self.token)
-        self.c_reserve, self.c_oracle, self.c_router = rpc.contract(self.reserve), rpc.contract(self.oracle), rpc.contract(self.router)
+        self.c_reserve, self.c_oracle, self.c_router = (
+            rpc.contract(self.reserve),
+            rpc.contract(self.oracle),
+            rpc.contract(self.router),
+        )
         self.c_staking, self.c_swap = rpc.contract(self.staking), rpc.contract(self.swap_router)
-        self.c_factory = rpc.contract(self.factory)
+        self.c_registry = rpc.contract(self.registry)
         self.c_manipulator = rpc.contract(self.manipulator) if self.scenario.attacker else None
         for account in self._actors():
             rpc.request("anvil_impersonateAccount", [account.address])
@@ -305,10 +382,32 @@ class Simulation:
         self.next_period, status = rpc.calls([self.c_reserve.call("next_period"), self.c_reserve.call("status")])
         self.defaulted = status == 2
         self.verified_period = (self.start - self.router_start) // self.period_length
-        [self.last_verified] = rpc.calls([self.c_factory.call("verified_at", self.merchant.address)])
+        [self.last_verified] = rpc.calls([self.c_registry.call("verified_at", self.merchant.address)])
+
+    def _listing_attestation(self):
+        """The attestation the merchant was listed on, first in the verification timeline."""
+        latest = self.registry.latest(self.merchant)
+        cap = self.registry.verified_cap(self.merchant, latest.recorded_at)
+        self.result.verifications.append(
+            dict(
+                hour=(latest.recorded_at - self.start) / HOUR,
+                timestamp=latest.recorded_at,
+                period=self._first_capped(latest.recorded_at),
+                month_revenue=latest.month_revenue,
+                avg_monthly_revenue=latest.avg_monthly_revenue,
+                cap=cap,
+                expires_at=latest.expires_at,
+                grade=latest.grade,
+                score=latest.score,
+            )
+        )
+
+    def _first_capped(self, recorded_at: int) -> int:
+        """The first period a record recorded at ``recorded_at`` caps: the first that starts at or after it."""
+        return -((self.router_start - recorded_at) // self.period_length)
 
     def _actors(self):
-        return (self.payer, self.trader, self.keeper, self.attacker, self.admin, self.merchant, self.sybil)
+        return (self.payer, self.trader, self.keeper, self.attacker, self.admin, self.merchant, self.sybil, self.agent)
 
     def _send(self, call, sender):
         return self.rpc.send(call, sender.address)
@@ -329,12 +428,23 @@ class Simulation:
 
     def _row(self, hour: float) -> Row:
         period = (self.start + int(hour * HOUR) - self.router_start) // self.period_length
-        reserves, free, inventory, staked, stake, price_eps, gross, counted, status = self.rpc.calls([
-            self.c_pair.call("getReserves"), self.c_reserve.call("free_balance"), self.c_reserve.call("inventory"),
-            self.c_staking.call("total_staked"), self.c_reserve.call("stake"), self.c_oracle.call("price_and_eps"),
-            self.c_router.call("period_gross", period), self.c_router.call("counted", period),
-            self.c_reserve.call("status"),
-        ], allow_revert=True)
+        merchant = self.merchant.address
+        reserves, free, inventory, staked, stake, price_eps, gross, counted, status, cap, fresh = self.rpc.calls(
+            [
+                self.c_pair.call("getReserves"),
+                self.c_reserve.call("free_balance"),
+                self.c_reserve.call("inventory"),
+                self.c_staking.call("total_staked"),
+                self.c_reserve.call("stake"),
+                self.c_oracle.call("price_and_eps"),
+                self.c_router.call("period_gross", period),
+                self.c_router.call("counted", period),
+                self.c_reserve.call("status"),
+                self.c_registry.call("verified_cap", merchant, self.router_start + period * self.period_length),
+                self.c_registry.call("is_fresh", merchant),
+            ],
+            allow_revert=True,
+        )
         r_token, r_settlement = self._tokens_first(reserves)
         twap = eps = pe = p_low = p_high = None
         if not isinstance(price_eps, RpcRevert):
@@ -343,10 +453,23 @@ class Simulation:
             pe = twap * WAD // eps
             p_low, p_high = pem.target_prices(eps, self.pe_low, self.pe_high)
         return Row(
-            hour=hour, timestamp=self.start + int(hour * HOUR),
-            spot=pem.spot_price(r_token, r_settlement, self.decimals), twap=twap, pe=pe, p_low=p_low, p_high=p_high,
-            reserve_stable=free, inventory=inventory, staked=staked, stake=stake,
-            period=period, period_gross=gross, period_counted=counted, status=status,
+            hour=hour,
+            timestamp=self.start + int(hour * HOUR),
+            spot=pem.spot_price(r_token, r_settlement, self.decimals),
+            twap=twap,
+            pe=pe,
+            p_low=p_low,
+            p_high=p_high,
+            reserve_stable=free,
+            inventory=inventory,
+            staked=staked,
+            stake=stake,
+            period=period,
+            period_gross=gross,
+            period_counted=counted,
+            period_cap=cap,
+            fresh=fresh,
+            status=status,
         )
 
     # ---------------------------------------------------------------- actors
@@ -365,23 +488,78 @@ class Simulation:
             self._send(self.c_router.call("pay", b"wash".ljust(32, b"\0"), amount // 2), payer)
         self.result.self_paid += amount // 2 * 2
 
-    def _verify(self, hour: float, hours: int):
-        """The verifier records the real revenue of the last 30 days before each period starts,
-        and whenever its newest record is 30 days old (a record is fresh for 35). Before the
+    def _real_revenue(self, until: float, window: int) -> int:
+        """What customers paid in the ``window`` hours up to hour ``until``; before the
         simulation started, revenue came at the usual rate."""
+        paid = sum(amount for h, amount in self.real_paid if until - window < h <= until)
+        return paid + int(self.usual_hourly * max(min(until, 0) - until + window, 0))
+
+    def _verify(self, hour: float, hours: int):
+        """The risk agent attests the merchant's real data before each period starts, and
+        whenever its newest attestation is 30 days old (it is valid for 35): month revenue
+        (the last 30 days), R (the last 90 days over 3), growth (the last 90 days against
+        the 90 before), volatility, refunds and channel share as at listing. It signs the
+        EIP-712 message and submits it; a refusal (e.g. the model's hard rejection of R
+        under 10,000 units) is recorded, not sent. Nothing after ``agent_stops_day``."""
         now = self.start + int(hour * HOUR)
         upcoming = (now + hours * HOUR - self.router_start) // self.period_length
         if upcoming <= self.verified_period and now - self.last_verified < 30 * DAY:
             return
+        stops = self.scenario.agent_stops_day
+        if stops is not None and hour > stops * 24:
+            return
         self.verified_period = max(self.verified_period, upcoming)
         self.last_verified = now
-        window = 30 * 24
-        month = sum(amount for h, amount in self.real_paid if h > hour - window)
-        month += int(self.usual_hourly * max(window - hour, 0))
-        self._send(self.c_factory.call("set_month_revenue", self.merchant.address, month), self.admin)
-        # the record caps the next period that starts after it
-        feeds = (now - self.router_start) // self.period_length + 1
-        self.result.verifications.append(dict(hour=hour, period=feeds, month_revenue=month))
+        month = self._real_revenue(hour, 30 * 24)
+        quarter = self._real_revenue(hour, 90 * 24)
+        before = self._real_revenue(hour - 90 * 24, 90 * 24)
+        inputs = uw.Inputs(
+            history_months=24 + (now - self.router_start) // self.period_length,
+            avg_monthly_revenue=quarter // 3,
+            month_revenue=month,
+            volatility_bps=self.volatility_bps,
+            growth_bps=(quarter - before) * BPS // max(before, 1),
+            refund_bps=100,
+            top_channel_bps=800,
+        )
+        # issued at the newest block's time: an eth_call (the dry run) sees that block
+        issued_at = now
+        [nonce] = self.rpc.calls([self.c_registry.call("nonces", self.merchant.address)])
+        message = uw.attestation(
+            inputs,
+            merchant=self.merchant.address,
+            chain_id=self.chain_id,
+            registry=self.registry.address,
+            issued_at=issued_at,
+            nonce=nonce,
+            validity=uw.MAX_VALIDITY,
+        )
+        signature = uw.signature_bytes(self.agent.sign_message(message))
+        submit = self.c_registry.call("submit", message.as_tuple(), signature)
+        try:
+            self.rpc.calls([submit], sender=self.agent.address, block="pending")
+        except RpcRevert as err:
+            self.result.unattested.append(
+                dict(hour=hour, reason=err.reason, month_revenue=month, avg_monthly_revenue=inputs.avg_monthly_revenue)
+            )
+            return
+        receipt = self._send(submit, self.agent)
+        [event] = self.c_registry.events(receipt, "Attested")
+        # the submission is the step's first transaction: recorded at `now`
+        feeds = self._first_capped(now)
+        self.result.verifications.append(
+            dict(
+                hour=hour,
+                timestamp=now,
+                period=feeds,
+                month_revenue=month,
+                avg_monthly_revenue=inputs.avg_monthly_revenue,
+                cap=event["cap"],
+                expires_at=event["expires_at"],
+                grade=event["grade"],
+                score=event["score"],
+            )
+        )
 
     def _crowd(self, hour: float, hours: int):
         """One net trade: part of the way to the fair price, plus noise."""
@@ -403,8 +581,9 @@ class Simulation:
             amount = min(pem.sell_to_price(r_token, r_settlement, target, self.decimals), held)
             path = [self.token.address, self.usdc.address]
         if amount > 0:
-            self._send(self.c_swap.call("swapExactTokensForTokens", amount, 0, path, self.trader.address, 2**64),
-                       self.trader)
+            self._send(
+                self.c_swap.call("swapExactTokensForTokens", amount, 0, path, self.trader.address, 2**64), self.trader
+            )
 
     def _attack(self, hour: float):
         """Same-block manipulation: dump or pump the pool, stabilise, undo. Two
@@ -413,15 +592,24 @@ class Simulation:
         r_token, r_settlement = self._reserves()
         dump = int(hour) % 2 == 0
         share = 2 if int(hour) % 4 < 2 else 40
-        token_in, amount = (self.token.address, r_token // share) if dump else (self.usdc.address, r_settlement // share)
+        token_in, amount = (
+            (self.token.address, r_token // share) if dump else (self.usdc.address, r_settlement // share)
+        )
         if dump:  # at most the tokens it has
             [held] = self.rpc.calls([self.c_token.call("balanceOf", self.manipulator.address)])
             amount = min(amount, held)
         receipt = self._send(self.c_manipulator.call("attack", token_in, amount), self.attacker)
         [event] = self.c_manipulator.events(receipt, "Attack")
         reserve_events = self.c_reserve.events(receipt, "Bought") + self.c_reserve.events(receipt, "Sold")
-        self.result.attacks.append(dict(hour=hour, dump=dump, stabilise_succeeded=event["stabilise_succeeded"],
-                                        traded=event["traded"], reserve_events=len(reserve_events)))
+        self.result.attacks.append(
+            dict(
+                hour=hour,
+                dump=dump,
+                stabilise_succeeded=event["stabilise_succeeded"],
+                traded=event["traded"],
+                reserve_events=len(reserve_events),
+            )
+        )
 
     def _keeper(self, hour: float, row_notes: list) -> tuple[str, int, int]:
         """assess() once a period is over, update(), then stabilise() if the PE is out of band."""
@@ -433,11 +621,23 @@ class Simulation:
             self.defaulted = self.defaulted or defaulted
             for a in self.c_reserve.events(receipt, "Assessed"):
                 missed = a["counted"] < a["due"]
-                self.result.assessments.append(dict(hour=hour, period=a["period"], counted=a["counted"], due=a["due"],
-                                                    slashed=a["slashed"], misses=a["misses"], status=a["status"],
-                                                    defaulted=defaulted))
-                row_notes.append(f"period {a['period']}: " + (f"missed, slashed {a['slashed']}" if missed else "target met")
-                                 + (", defaulted" if defaulted else ""))
+                self.result.assessments.append(
+                    dict(
+                        hour=hour,
+                        period=a["period"],
+                        counted=a["counted"],
+                        due=a["due"],
+                        slashed=a["slashed"],
+                        misses=a["misses"],
+                        status=a["status"],
+                        defaulted=defaulted,
+                    )
+                )
+                row_notes.append(
+                    f"period {a['period']}: "
+                    + (f"missed, slashed {a['slashed']}" if missed else "target met")
+                    + (", defaulted" if defaulted else "")
+                )
         self._send(self.c_oracle.call("update"), self.keeper)
         trade = ("", 0, 0)
         twap, eps = self._price_and_eps()
@@ -453,12 +653,30 @@ class Simulation:
                 else:
                     receipt = self._send(stabilise, self.keeper)
                     for a in self.c_reserve.events(receipt, "Bought"):
-                        self.result.trades.append(dict(hour=hour, kind="buy", given=a["spent"], received=a["received"],
-                                                       pe=a["pe"], target=a["target_price"], spot_after=a["spot_after"]))
+                        self.result.trades.append(
+                            dict(
+                                hour=hour,
+                                kind="buy",
+                                given=a["spent"],
+                                received=a["received"],
+                                pe=a["pe"],
+                                target=a["target_price"],
+                                spot_after=a["spot_after"],
+                            )
+                        )
                         trade = ("buy", a["spent"], a["received"])
                     for a in self.c_reserve.events(receipt, "Sold"):
-                        self.result.trades.append(dict(hour=hour, kind="sell", given=a["sold"], received=a["received"],
-                                                       pe=a["pe"], target=a["target_price"], spot_after=a["spot_after"]))
+                        self.result.trades.append(
+                            dict(
+                                hour=hour,
+                                kind="sell",
+                                given=a["sold"],
+                                received=a["received"],
+                                pe=a["pe"],
+                                target=a["target_price"],
+                                spot_after=a["spot_after"],
+                            )
+                        )
                         trade = ("sell", a["sold"], a["received"])
         return trade
 
@@ -502,17 +720,20 @@ class RpcRevert(Exception):
 class _Call:
     def __init__(self, contract, name, args):
         self.contract, self.abi = contract, contract.functions[name]
-        types = [i["type"] if i["type"] != "tuple" else _tuple_type(i) for i in self.abi["inputs"]]
+        types = [_abi_type(i) for i in self.abi["inputs"]]
         self.data = "0x" + contract.selectors[name] + contract.encode(types, list(args)).hex()
 
     def decode(self, result: str):
         outputs = self.abi.get("outputs", [])
-        values = self.contract.decode([o["type"] for o in outputs], bytes.fromhex(result.removeprefix("0x")))
+        values = self.contract.decode([_abi_type(o) for o in outputs], bytes.fromhex(result.removeprefix("0x")))
         return values[0] if len(values) == 1 else tuple(values)
 
 
-def _tuple_type(item) -> str:
-    return "(" + ",".join(c["type"] for c in item["components"]) + ")"
+def _abi_type(item) -> str:
+    """The canonical ABI type of an input or output: a struct is its components' tuple."""
+    if not item["type"].startswith("tuple"):
+        return item["type"]
+    return "(" + ",".join(_abi_type(c) for c in item["components"]) + ")" + item["type"][len("tuple") :]
 
 
 class RpcContract:
@@ -527,7 +748,7 @@ class RpcContract:
         abi = instance.contract_type.model_dump(mode="json", by_alias=True)["abi"]
         self.functions = {a["name"]: a for a in abi if a["type"] == "function"}
         self.selectors = {
-            name: keccak(text=f"{name}({','.join(i['type'] for i in a['inputs'])})")[:4].hex()
+            name: keccak(text=f"{name}({','.join(_abi_type(i) for i in a['inputs'])})")[:4].hex()
             for name, a in self.functions.items()
         }
         self.event_abis = {a["name"]: a for a in abi if a["type"] == "event"}
@@ -548,8 +769,12 @@ class RpcContract:
                 continue
             indexed = [i for i in abi["inputs"] if i.get("indexed")]
             plain = [i for i in abi["inputs"] if not i.get("indexed")]
-            values = dict(zip([i["name"] for i in plain],
-                              self.decode([i["type"] for i in plain], bytes.fromhex(log["data"].removeprefix("0x")))))
+            values = dict(
+                zip(
+                    [i["name"] for i in plain],
+                    self.decode([i["type"] for i in plain], bytes.fromhex(log["data"].removeprefix("0x"))),
+                )
+            )
             for item, raw in zip(indexed, log["topics"][1:]):
                 values[item["name"]] = self.decode([item["type"]], bytes.fromhex(raw.removeprefix("0x")))[0]
             found.append(values)
@@ -587,16 +812,20 @@ class Rpc:
             raise SimulationError(f"{method}: {body['error'].get('message')}")
         return body["result"]
 
-    def calls(self, calls: list[_Call], sender: str | None = None, allow_revert: bool = False) -> list:
+    def calls(
+        self, calls: list[_Call], sender: str | None = None, allow_revert: bool = False, block: str = "latest"
+    ) -> list:
         """eth_call of every call in one batch request, decoded. A revert
-        raises RpcRevert, or with ``allow_revert`` comes back as one."""
+        raises RpcRevert, or with ``allow_revert`` comes back as one.
+        ``block="pending"``: on the block the next transaction goes into (its
+        timestamp, e.g. one set with evm_setNextBlockTimestamp)."""
         batch = []
         for call in calls:
             self.id += 1
             tx = {"to": call.contract.address, "data": call.data}
             if sender:
                 tx["from"] = sender
-            batch.append({"jsonrpc": "2.0", "id": self.id, "method": "eth_call", "params": [tx, "latest"]})
+            batch.append({"jsonrpc": "2.0", "id": self.id, "method": "eth_call", "params": [tx, block]})
         answers = {a["id"]: a for a in self._post(batch)}
         results = []
         for request, call in zip(batch, calls):
@@ -641,8 +870,9 @@ def _reason(error: dict) -> str:
     return str(error.get("message", error)).removeprefix("execution reverted: ")
 
 
-def run(name: str, days: int, seed: int = 1, hours_per_step: int = 1,
-        progress: Callable[[int], None] | None = None) -> Result:
+def run(
+    name: str, days: int, seed: int = 1, hours_per_step: int = 1, progress: Callable[[int], None] | None = None
+) -> Result:
     """Sets up a listing on the connected network and runs scenario ``name``."""
     if name not in SCENARIOS:
         raise SimulationError(f"unknown scenario {name!r}; known: {', '.join(SCENARIOS)}")

@@ -39,7 +39,7 @@ from hypothesis.stateful import (
 )
 
 from ape_pst_plugin import pe as pem
-from ape_pst_plugin.constants import WAD  # noqa: F401 - re-exported
+from ape_pst_plugin.constants import MAX_VALIDITY, WAD  # noqa: F401 - re-exported
 from ape_pst_plugin.market import Market, MarketPlan
 from ape_pst_plugin.stabiliser_model import (
     ACTIVE,
@@ -102,7 +102,7 @@ class ChainMachine(RuleBasedStateMachine):
             self.head = self.now
 
 
-def attest_month(machine: ChainMachine, month_revenue: int, validity: int = 30 * DAY) -> int:
+def attest_month(machine: ChainMachine, month_revenue: int, validity: int = MAX_VALIDITY) -> int:
     """``machine.agent`` attests ``machine.merchant``'s ``month_revenue`` to
     ``machine.registry`` (with the average revenue attested at listing) at
     the machine's clock; returns the expiry."""
@@ -206,7 +206,11 @@ PROFILES = ("pst-ci", "pst-dev", "pst-long")
 BASE_EXAMPLES = 100
 _machine_defaults = dict(deadline=None, suppress_health_check=list(HealthCheck))
 settings.register_profile(
-    "pst-ci", settings.get_profile("default"), max_examples=BASE_EXAMPLES, derandomize=True, database=None,
+    "pst-ci",
+    settings.get_profile("default"),
+    max_examples=BASE_EXAMPLES,
+    derandomize=True,
+    database=None,
     **_machine_defaults,
 )
 settings.register_profile(
@@ -296,8 +300,13 @@ class StabiliserMachine(ChainMachine):
         if (reserve.pe_low(), reserve.pe_high()) != (p.pe_low, p.pe_high):
             reserve.set_band(p.pe_low, p.pe_high, sender=admin)
         limits = (p.capacity_bps, p.cooldown, p.max_slippage_bps, p.max_deviation_bps, p.max_exposure_bps)
-        current = (reserve.capacity_bps(), reserve.cooldown(), reserve.max_slippage_bps(),
-                   reserve.max_deviation_bps(), reserve.max_exposure_bps())
+        current = (
+            reserve.capacity_bps(),
+            reserve.cooldown(),
+            reserve.max_slippage_bps(),
+            reserve.max_deviation_bps(),
+            reserve.max_exposure_bps(),
+        )
         if current != limits:
             reserve.set_limits(*limits, sender=admin)
         if deployer is None:
@@ -315,8 +324,9 @@ class StabiliserMachine(ChainMachine):
         # the merchant pays itself through the router (W1: never counted)
         market.usdc.faucet(merchant, 10**9 * unit * p.revenue_scale, sender=admin)
         market.usdc.approve(market.listing.router, 2**256 - 1, sender=merchant)
-        return StabiliserEnv(chain=market.chain, market=market, manipulator=manipulator, admin=admin, payer=payer,
-                             merchant=merchant)
+        return StabiliserEnv(
+            chain=market.chain, market=market, manipulator=manipulator, admin=admin, payer=payer, merchant=merchant
+        )
 
     @classmethod
     def run(cls, env: StabiliserEnv, run_settings: settings | None = None) -> Counter:
@@ -337,11 +347,16 @@ class StabiliserMachine(ChainMachine):
         m = self.market
         self.reserve, self.oracle, self.pair, self.router = m.reserve, m.oracle, m.pair, m.listing.router
         self.token, self.usdc, self.trader, self.keeper, self.payer = m.token, m.usdc, m.trader, m.keeper, e.payer
-        self.admin, self.merchant, self.staking, self.factory = e.admin, e.merchant, m.listing.staking, m.protocol.factory
+        self.admin, self.merchant, self.staking, self.factory = (
+            e.admin,
+            e.merchant,
+            m.listing.staking,
+            m.protocol.factory,
+        )
         self.decimals = m.decimals
         self.token_is_0 = self.pair.token0() == self.token.address
         target = self.params.revenue_target * 10**self.decimals
-        r, f = self.reserve, self.factory
+        r = self.reserve
         start = self.router.START()
         current = self.router.current_period()
         self.registry, self.agent = m.protocol.registry, m.protocol.agent
@@ -350,15 +365,31 @@ class StabiliserMachine(ChainMachine):
         latest = self.registry.latest(self.merchant)
         self.month_revenue, self.avg_monthly_revenue = latest.month_revenue, latest.avg_monthly_revenue
         self.model = StabiliserModel(
-            start=start, decimals=self.decimals, supply=self.token.totalSupply(),
-            inventory=r.inventory(), stake=r.stake(), free=r.free_balance(), pe_low=r.pe_low(),
-            pe_high=r.pe_high(), capacity_bps=r.capacity_bps(), cooldown=r.cooldown(),
-            max_slippage_bps=r.max_slippage_bps(), max_deviation_bps=r.max_deviation_bps(),
-            max_exposure_bps=r.max_exposure_bps(), twap_window=self.oracle.twap_window(),
-            max_age=self.oracle.max_age(), revenue_target=r.revenue_target_of(0), share_bps=self.router.share_bps(),
-            listing_stake=r.LISTING_STAKE(), net_spent=r.net_spent(), status=r.status(),
-            next_period=r.next_period(), misses=r.consecutive_misses(), held_for_fund=r.held_for_fund(),
-            records=records, periods=periods,
+            start=start,
+            decimals=self.decimals,
+            supply=self.token.totalSupply(),
+            inventory=r.inventory(),
+            stake=r.stake(),
+            free=r.free_balance(),
+            pe_low=r.pe_low(),
+            pe_high=r.pe_high(),
+            capacity_bps=r.capacity_bps(),
+            cooldown=r.cooldown(),
+            max_slippage_bps=r.max_slippage_bps(),
+            max_deviation_bps=r.max_deviation_bps(),
+            max_exposure_bps=r.max_exposure_bps(),
+            twap_window=self.oracle.twap_window(),
+            max_age=self.oracle.max_age(),
+            revenue_target=r.revenue_target_of(0),
+            share_bps=self.router.share_bps(),
+            listing_stake=r.LISTING_STAKE(),
+            net_spent=r.net_spent(),
+            status=r.status(),
+            next_period=r.next_period(),
+            misses=r.consecutive_misses(),
+            held_for_fund=r.held_for_fund(),
+            records=records,
+            periods=periods,
             targets=[(p, r.revenue_target_of(p)) for p in range(current + 1)],
         )
         self.head = self.chain.blocks.head.timestamp
@@ -399,8 +430,15 @@ class StabiliserMachine(ChainMachine):
         if amount == 0:
             return
         self.send(token_in.approve, self.market.uniswap.router, amount, sender=self.trader)
-        self.send(self.market.uniswap.router.swapExactTokensForTokens, amount, 0, [token_in, token_out],
-                  self.trader, 2**64, sender=self.trader)
+        self.send(
+            self.market.uniswap.router.swapExactTokensForTokens,
+            amount,
+            0,
+            [token_in, token_out],
+            self.trader,
+            2**64,
+            sender=self.trader,
+        )
 
     def _pay_and_check(self, payer, gross, insider):
         """W1: counted revenue is min(non-insider gross, verified cap); a payment
@@ -437,7 +475,7 @@ class StabiliserMachine(ChainMachine):
 
     @rule(ratio=verified_ratios)
     def verify(self, ratio):
-        """The risk agent attests a month revenue, valid 30 days (W2: some far below the target)."""
+        """The risk agent attests a month revenue, valid 35 days (W2: some far below the target)."""
         month_revenue = self.month_revenue * ratio // 100
         expires_at = attest_month(self, month_revenue)
         self.model.verify(self.now, pem.verified_cap(month_revenue, self.registry.tolerance_bps()), expires_at)

@@ -25,7 +25,7 @@ MAX_REFUND_BPS = 1_500
 #: An attestation is valid for at most this long (``MAX_VALIDITY``).
 MAX_VALIDITY = 35 * DAY
 #: What ``ape pst underwrite`` signs by default.
-DEFAULT_VALIDITY = 30 * DAY
+DEFAULT_VALIDITY = MAX_VALIDITY
 
 #: Grade numbers as the registry returns them; 0 is not listable.
 GRADES = ("none", "A", "B", "C", "D")
@@ -208,5 +208,7 @@ def attestation(
 
 
 def signature_bytes(signature) -> bytes:
-    """An Ape ``MessageSignature`` as the 65 bytes ``submit`` takes (r, s, v)."""
-    return bytes(signature.r) + bytes(signature.s) + bytes([signature.v])
+    """An Ape ``MessageSignature`` as the 65 bytes ``submit`` takes (r, s, v).
+    Ape keeps ``r`` and ``s`` without their leading zero bytes (about one
+    signature in 128 has one): ``encode_rsv`` pads each to 32."""
+    return signature.encode_rsv()

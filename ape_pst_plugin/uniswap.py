@@ -48,14 +48,10 @@ def add_liquidity(uniswap: Uniswap, provider: AccountAPI, token_a, amount_a: int
     token_a.approve(uniswap.router, amount_a, sender=provider)
     token_b.approve(uniswap.router, amount_b, sender=provider)
     deadline = 2**64
-    return uniswap.router.addLiquidity(
-        token_a, token_b, amount_a, amount_b, 0, 0, provider, deadline, sender=provider
-    )
+    return uniswap.router.addLiquidity(token_a, token_b, amount_a, amount_b, 0, 0, provider, deadline, sender=provider)
 
 
 def swap_exact_in(uniswap: Uniswap, trader: AccountAPI, token_in, amount_in: int, token_out):
     """Swaps `amount_in` of `token_in` for `token_out` through Router02."""
     token_in.approve(uniswap.router, amount_in, sender=trader)
-    return uniswap.router.swapExactTokensForTokens(
-        amount_in, 0, [token_in, token_out], trader, 2**64, sender=trader
-    )
+    return uniswap.router.swapExactTokensForTokens(amount_in, 0, [token_in, token_out], trader, 2**64, sender=trader)

@@ -17,8 +17,18 @@ import time
 from pathlib import Path
 
 from ape import accounts, chain, networks, project
+from eip712.messages import EIP712Message
+from eth_pydantic_types import abi
 
-from ape_pst_plugin.deployment import create_listing, deploy_protocol
+from ape_pst_plugin.deployment import (
+    attest,
+    create_listing,
+    default_inputs,
+    deploy_protocol,
+    listing_at,
+    onboard_agent,
+    required_stake,
+)
 from ape_pst_plugin.market import MarketPlan, open_market
 from ape_pst_plugin.npm import npm_contract
 from ape_pst_plugin.uniswap import deploy_uniswap
@@ -36,7 +46,15 @@ class Table:
 
     def add(self, operation, pst, anchor=None, anchor_name="", target=None, note=""):
         ratio = round(pst / anchor, 3) if anchor else None
-        row = dict(operation=operation, ape_pst=pst, anchor=anchor, anchor_name=anchor_name, ratio=ratio, target=target, note=note)
+        row = dict(
+            operation=operation,
+            ape_pst=pst,
+            anchor=anchor,
+            anchor_name=anchor_name,
+            ratio=ratio,
+            target=target,
+            note=note,
+        )
         self.rows.append(row)
         print(f"{operation:<48} {pst:>9,} {anchor or '':>9} {ratio or '':>6} {target or ''}")
 
@@ -80,8 +98,18 @@ def simulation_rate() -> dict:
     if fork.read_state(root) is None:
         started = fork.start(root=root)
     try:
-        command = ["ape", "pst", "simulate", "selloff", "--days", str(SIM_DAYS), "--network", FORK,
-                   "--out", str(root / ".build" / "bench-simulation")]
+        command = [
+            "ape",
+            "pst",
+            "simulate",
+            "selloff",
+            "--days",
+            str(SIM_DAYS),
+            "--network",
+            FORK,
+            "--out",
+            str(root / ".build" / "bench-simulation"),
+        ]
         began = time.perf_counter()
         done = subprocess.run(command, capture_output=True, text=True, cwd=root)
         wall = time.perf_counter() - began
@@ -121,7 +149,9 @@ def simulation_section(sim: dict) -> list[str]:
     ]
     if "make_test_wall_seconds" in sim:
         minutes, secs = divmod(sim["make_test_wall_seconds"], 60)
-        lines.append(f"| last `make test` on this machine, wall clock (target <= 10 min) | {minutes} min {secs:02d} s |")
+        lines.append(
+            f"| last `make test` on this machine, wall clock (target <= 10 min) | {minutes} min {secs:02d} s |"
+        )
     lines += ["", f"Outcome: {sim['summary']}"]
     return lines
 
@@ -136,6 +166,46 @@ def _crowd(n):
     for a in crowd:
         _fund(a.address)
     return crowd
+
+
+class Permit(EIP712Message):
+    """EIP-2612 permit as Uniswap V2's LP token (UniswapV2ERC20) checks it."""
+
+    owner: abi.address
+    spender: abi.address
+    value: abi.uint256
+    nonce: abi.uint256
+    deadline: abi.uint256
+
+
+def permit_ops(owner, spender, relayer) -> dict:
+    """EIP-2612 ``permit`` on @uniswap/v2-core's UniswapV2ERC20 (the LP token's
+    ERC-20; OpenZeppelin 4.9.6's npm build has no deployable ERC20Permit):
+    the owner's first permit (nonce 0 -> 1, allowance 0 -> v), then its second
+    to the same spender (nonce 1 -> 2, allowance v -> w: both slots non-zero
+    before, as a re-attestation's nonce), relayed by another account as
+    attestations are."""
+    token = owner.deploy(npm_contract("UniswapV2ERC20"))
+    gas = {}
+    for key, value in (("permit_first", 1_000 * WAD), ("permit", 2_000 * WAD)):
+        message = Permit(
+            owner=owner.address,
+            spender=spender.address,
+            value=value,
+            nonce=token.nonces(owner),
+            deadline=2**64,
+            eip712_name="Uniswap V2",
+            eip712_version="1",
+            eip712_chainId=chain.chain_id,
+            eip712_verifyingContract=token.address,
+        )
+        signed = owner.sign_message(message)
+        # Ape drops leading zero bytes of r and s: pad them back to 32
+        r, s = bytes(signed.r).rjust(32, b"\0"), bytes(signed.s).rjust(32, b"\0")
+        receipt = token.permit(owner, spender, value, 2**64, signed.v, r, s, sender=relayer)
+        assert token.allowance(owner, spender) == value
+        gas[key] = receipt.gas_used
+    return gas
 
 
 def anchors(table_data, deployer, staker_a, staker_b, payer, merchant):
@@ -172,12 +242,28 @@ def anchors(table_data, deployer, staker_a, staker_b, payer, merchant):
     table_data["release"] = splitter.release(reward_token, staker_a, sender=staker_a).gas_used
 
 
-def pst_ops(deployer, guardian, merchant, payer, stakers, crowd_size):
-    """stake / claim / unstake / pay on a fresh listing with `crowd_size` other stakers."""
+def _protocol(deployer, guardian, listings=1):
+    """A fresh protocol and settlement token, with a risk agent bonded for `listings` listings of
+    2,000,000 USDC of market cap (the registry's minimum, 2% of it each)."""
     usdc = deployer.deploy(project.TestStablecoin, "Test USD Coin", "USDC", 6)
-    protocol = deploy_protocol(deployer, deploy_uniswap(deployer), guardian=guardian)
+    protocol = deploy_protocol(deployer, deploy_uniswap(deployer), usdc, guardian=guardian)
+    [agent] = _crowd(1)
+    onboard_agent(protocol, deployer, agent, listings * 40_000 * USDC)
+    return usdc, protocol
+
+
+def pst_ops(deployer, guardian, merchant, payer, stakers, crowd_size):
+    """stake / claim / unstake / pay on a fresh listing with `crowd_size` other stakers; the
+    merchant's first and second attestations (UnderwritingRegistry.submit) and its create_listing."""
+    usdc, protocol = _protocol(deployer, guardian)
+    factory, registry = protocol.factory, protocol.registry
     usdc.faucet(merchant, 10**7 * USDC, sender=merchant)
-    listing = create_listing(protocol, deployer, merchant=merchant, settlement=usdc)
+    gas = {"submit_first": attest(protocol, merchant, default_inputs(100_000 * USDC)).gas_used}
+    supply, price = 1_000_000 * WAD, 2 * WAD
+    usdc.approve(factory, required_stake(supply, price, 6, registry.listing_terms(merchant).stake_bps), sender=merchant)
+    receipt = factory.create_listing("Acme Shop", "ACME", supply, price, merchant, merchant, sender=deployer)
+    gas["create_listing"] = receipt.gas_used
+    listing = listing_at(protocol, receipt.events.filter(factory.ListingCreated)[0].id)
     listing.release(merchant, merchant)  # the allocation vests: 25% is releasable at listing
     token, staking, router = listing.token, listing.staking, listing.router
     usdc.faucet(payer, 10**12 * USDC, sender=payer)
@@ -193,13 +279,17 @@ def pst_ops(deployer, guardian, merchant, payer, stakers, crowd_size):
     staking.stake(100 * WAD, sender=a)
     router.pay(b"\x01" * 32, 70_000 * USDC, sender=payer)
     chain.pending_timestamp += 3_600
-    gas = {"stake": staking.stake(100 * WAD, sender=b).gas_used}
+    gas["stake"] = staking.stake(100 * WAD, sender=b).gas_used
     chain.pending_timestamp += DAY
     gas["claim"] = staking.claim(sender=b).gas_used
     chain.pending_timestamp += 3_600
     gas["unstake"] = staking.unstake(40 * WAD, sender=b).gas_used
     chain.pending_timestamp += 30 * DAY
-    protocol.factory.set_month_revenue(merchant, 100_000 * USDC, sender=deployer)  # fresh verified revenue
+    # the monthly re-attestation: the merchant's second, by the same agent (its nonce, count and
+    # newest-record slots already non-zero; a new history slot)
+    receipt = attest(protocol, merchant, default_inputs(100_000 * USDC), issued_at=chain.pending_timestamp)
+    assert registry.record_count(merchant) == 2
+    gas["submit"] = receipt.gas_used
     chain.pending_timestamp += 30 * DAY
     gas["pay_first_of_period"] = router.pay(b"\x02" * 32, 1_000 * USDC, sender=payer).gas_used
     chain.pending_timestamp += DAY
@@ -211,14 +301,17 @@ def pst_ops(deployer, guardian, merchant, payer, stakers, crowd_size):
 
 def stabiliser_ops(deployer, guardian, merchant, payer, trader, keeper, listings):
     """update / stabilise (in band, buy, sell) / assess with `listings` listings in the factory."""
-    usdc = deployer.deploy(project.TestStablecoin, "Test USD Coin", "USDC", 6)
-    protocol = deploy_protocol(deployer, deploy_uniswap(deployer), guardian=guardian)
+    usdc, protocol = _protocol(deployer, guardian, listings)
     for i in range(listings - 1):
         usdc.faucet(merchant, 10**11, sender=merchant)
-        create_listing(protocol, deployer, merchant=merchant, settlement=usdc, symbol=f"L{i}")
-    market = open_market(chain, protocol, deployer, merchant, payer, trader, keeper, usdc,
-                         plan=MarketPlan(revenue_target=100_000 * USDC))
+        create_listing(protocol, deployer, merchant=merchant, symbol=f"L{i}")
+    market = open_market(
+        chain, protocol, deployer, merchant, payer, trader, keeper, usdc, plan=MarketPlan(revenue_target=100_000 * USDC)
+    )
     assert protocol.factory.listing_count() == listings
+    # the history period is over: the merchant's monthly re-attestation keeps its verified revenue
+    # fresh (the reserve buys only then)
+    attest(protocol, merchant, default_inputs(market.history[0][1]))
     reserve, oracle = market.reserve, market.oracle
     # a warm pool: its first swap (one-off storage writes) is not the anchor
     market.sell_tokens(100 * WAD)
@@ -286,6 +379,7 @@ def main():
     deployer, guardian, merchant, payer, s1, s2 = accounts.test_accounts[:6]
     anchor = {}
     anchors(anchor, deployer, s1, s2, payer, merchant)
+    anchor.update(permit_ops(*_crowd(3)))
     one = pst_ops(deployer, guardian, merchant, payer, [s1, s2], crowd_size=0)
     crowd = pst_ops(deployer, guardian, merchant, payer, [s1, s2], crowd_size=1_000)
     trader, keeper = accounts.test_accounts[6:8]
@@ -295,37 +389,115 @@ def main():
 
     table = Table()
     t = table.add
-    t("pay() steady state (split + counted revenue)", one["pay"], anchor["release"], "OZ PaymentSplitter.release(token)",
-      "<= 90,000", "a customer's second payment of the period; merchant and stakers already hold USDC; "
-      "splitter: second release to a paid payee")
-    t("pay() first counted payment of a period (+ verified cap read)", one["pay_first_of_period"], anchor["release"],
-      "OZ PaymentSplitter.release(token)")
-    t("pay() by an insider (split, not counted)", one["pay_insider"], anchor["release"], "OZ PaymentSplitter.release(token)")
+    t(
+        "pay() steady state (split + counted revenue)",
+        one["pay"],
+        anchor["release"],
+        "OZ PaymentSplitter.release(token)",
+        "<= 90,000",
+        "a customer's second payment of the period; merchant and stakers already hold USDC; "
+        "splitter: second release to a paid payee",
+    )
+    t(
+        "pay() first counted payment of a period (+ verified cap read)",
+        one["pay_first_of_period"],
+        anchor["release"],
+        "OZ PaymentSplitter.release(token)",
+    )
+    t(
+        "pay() by an insider (split, not counted)",
+        one["pay_insider"],
+        anchor["release"],
+        "OZ PaymentSplitter.release(token)",
+    )
     t("pay() vs one ERC20 transferFrom", one["pay"], anchor["transferFrom"], "OZ ERC20 transferFrom")
-    t("stake (second staker)", one["stake"], anchor["stake"], "StakingRewards.stake", "<= 0.85x",
-      "B's first stake, 1 h into a stream A already earns from")
+    t(
+        "stake (second staker)",
+        one["stake"],
+        anchor["stake"],
+        "StakingRewards.stake",
+        "<= 0.85x",
+        "B's first stake, 1 h into a stream A already earns from",
+    )
     t("claim", one["claim"], anchor["claim"], "StakingRewards.getReward", "<= 0.85x", "B's first claim, a day later")
-    t("unstake (partial)", one["unstake"], anchor["unstake"], "StakingRewards.withdraw", "<= 0.85x",
-      "B takes out 40 of 100, an hour later")
+    t(
+        "unstake (partial)",
+        one["unstake"],
+        anchor["unstake"],
+        "StakingRewards.withdraw",
+        "<= 0.85x",
+        "B takes out 40 of 100, an hour later",
+    )
     t("stake with 1,000 stakers", crowd["stake"], one["stake"], "ape-pst stake, 1 staker", "within 1%")
     t("claim with 1,000 stakers", crowd["claim"], one["claim"], "ape-pst claim, 1 staker", "within 1%")
     t("unstake with 1,000 stakers", crowd["unstake"], one["unstake"], "ape-pst unstake, 1 staker", "within 1%")
     t("pay() with 1,000 stakers", crowd["pay"], one["pay"], "ape-pst pay, 1 staker", "within 1%")
+    permit = "UniswapV2ERC20.permit (EIP-2612)"
+    t(
+        "UnderwritingRegistry.submit, steady state",
+        one["submit"],
+        anchor["permit"],
+        permit,
+        "<= 1.5x",
+        "a merchant's second attestation by the same agent, relayed (EIP-712 check, nonce, scoring, a new history "
+        "record, the newest record rewritten); permit: the owner's second (nonce and allowance already non-zero), relayed; "
+        "OZ 4.9.6's npm build has no deployable permit",
+    )
+    t(
+        "UnderwritingRegistry.submit, a merchant's first",
+        one["submit_first"],
+        anchor["permit_first"],
+        permit,
+        "",
+        "every slot zero before; permit: the owner's first",
+    )
+    t(
+        "ListingFactory.create_listing (registry check + 6 blueprints + pair)",
+        one["create_listing"],
+        None,
+        "",
+        "",
+        "the registry's record_listing (fresh attestation, terms, agent bond) and the PE range check included",
+    )
     swap = "Router02 swapExactTokensForTokens"
-    t("stabilise() buy (gates + sizing + swap)", alone["buy"], alone["swap"], swap, "<= 160,000; <= 1.3x",
-      "the reserve's second buy; anchor: a trader's second 100-token sale through Router02 on the same pool")
-    t("stabilise() sell (gates + sizing + swap)", alone["sell"], alone["swap"], swap, "<= 160,000",
-      "the reserve's second sell")
+    t(
+        "stabilise() buy (gates + sizing + swap)",
+        alone["buy"],
+        alone["swap"],
+        swap,
+        "<= 160,000; <= 1.3x",
+        "the reserve's second buy; anchor: a trader's second 100-token sale through Router02 on the same pool",
+    )
+    t(
+        "stabilise() sell (gates + sizing + swap)",
+        alone["sell"],
+        alone["swap"],
+        swap,
+        "<= 160,000",
+        "the reserve's second sell",
+    )
     t("stabilise() inside the band", alone["in_band"], None, "", "<= 40,000 (aim 30,000)")
     t("PEOracle.update()", alone["update"])
     t("assess() target hit", alone["assess_hit"])
     t("assess() miss, 20% slashed to stakers", alone["assess_miss"])
-    for key, label in (("buy", "stabilise() buy"), ("sell", "stabilise() sell"), ("in_band", "stabilise() in band"),
-                       ("update", "update()"), ("assess_hit", "assess() hit"), ("assess_miss", "assess() miss")):
+    for key, label in (
+        ("buy", "stabilise() buy"),
+        ("sell", "stabilise() sell"),
+        ("in_band", "stabilise() in band"),
+        ("update", "update()"),
+        ("assess_hit", "assess() hit"),
+        ("assess_miss", "assess() miss"),
+    ):
         t(f"{label} with 100 listings", crowded[key], alone[key], f"{label}, 1 listing", "within 1%")
     oz = "OZ 4.9.6 TimelockController"
-    t("Timelock.schedule (grace-period wrapper)", lock["pst_schedule"], lock["oz_schedule"], f"{oz}.schedule", "<= 1.0x",
-      "same payload: a token faucet call")
+    t(
+        "Timelock.schedule (grace-period wrapper)",
+        lock["pst_schedule"],
+        lock["oz_schedule"],
+        f"{oz}.schedule",
+        "<= 1.0x",
+        "same payload: a token faucet call",
+    )
     t("Timelock.execute (checks the grace period)", lock["pst_execute"], lock["oz_execute"], f"{oz}.execute", "<= 1.0x")
     client = networks.provider.web3.client_version
     table.write({"client": client, "chain_id": chain.chain_id}, simulation=simulation_rate())

@@ -37,9 +37,7 @@ def deployer(accounts, networks):
 
 @pytest.fixture
 def new_merchant(accounts, networks):
-    """A fresh, funded merchant with no listing yet: a merchant's verified
-    revenue is denominated in its first listing's settlement token, so a
-    listing in another token needs another merchant."""
+    """A fresh, funded merchant with no attestation and no listing yet."""
     account = accounts.generate_test_account()
     networks.provider.set_balance(account.address, 10**21)
     return account
@@ -138,6 +136,22 @@ def protocol(admin, guardian, uniswap, usdc, agent):
     return deployed
 
 
+@pytest.fixture
+def protocol_for(admin, uniswap, accounts, networks):
+    """``protocol_for(token, bond)``: a protocol deployed by this test for
+    another settlement ``token`` (it needs ``faucet``), with a fresh risk
+    agent bonded ``bond`` token units (default 10**12)."""
+
+    def make(token, bond: int = 10**12):
+        deployed = deploy_protocol(admin, uniswap, token)
+        agent = accounts.generate_test_account()
+        networks.provider.set_balance(agent.address, 10**21)
+        onboard_agent(deployed, admin, agent, bond)
+        return deployed
+
+    return make
+
+
 @pytest.fixture(scope="session")
 def registry(protocol):
     return protocol.registry
@@ -160,8 +174,15 @@ def governed(admin, uniswap, usdc, guardian, safe_owners, agent):
     from ape_pst_plugin.governance import deploy_governed_protocol
 
     return deploy_governed_protocol(
-        admin, uniswap, usdc, owners=[o.address for o in safe_owners], threshold=2, min_delay=2 * 86_400,
-        guardian=guardian, agents=[agent], agent_bond=20_000_000 * USDC,
+        admin,
+        uniswap,
+        usdc,
+        owners=[o.address for o in safe_owners],
+        threshold=2,
+        min_delay=2 * 86_400,
+        guardian=guardian,
+        agents=[agent],
+        agent_bond=20_000_000 * USDC,
     )
 
 
@@ -277,6 +298,10 @@ def market(chain, protocol, admin, merchant, payer, trader, keeper, usdc):
     module: the 30 days it travels are undone with the module, so `listing`
     and every other session fixture keep the session's clock whatever ran
     first."""
-    from ape_pst_plugin.market import open_market
+    from ape_pst_plugin.market import MarketPlan, open_market
 
-    return open_market(chain, protocol, admin, merchant, payer, trader, keeper, usdc, symbol="MKT")
+    # no revenue target after the history period: however far later tests move the clock,
+    # every finished period is met (tests of misses open their own market)
+    return open_market(
+        chain, protocol, admin, merchant, payer, trader, keeper, usdc, plan=MarketPlan(revenue_target=0), symbol="MKT"
+    )

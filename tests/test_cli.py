@@ -2,16 +2,21 @@
 success, its JSON for scripts (exact values), and its bad inputs (one line
 on stderr, exit code 1, no traceback)."""
 
+import csv
 import json
 import re
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from eth_utils import keccak
+from test_merchant_data import claimed_grades
 
 from ape_pst_plugin import registry
 from ape_pst_plugin._cli import cli
 from ape_pst_plugin.governance import check_min_delay
+from ape_pst_plugin.underwriting import GRADES
 
 USDC = 10**6
 
@@ -62,7 +67,9 @@ def assert_one_line_error(result, fragment):
     assert not result.stdout
 
 
-@pytest.mark.parametrize("command", ["deploy", "list", "status", "pe", "pay", "stabilise", "assess", "fork", "simulate"])
+@pytest.mark.parametrize(
+    "command", ["deploy", "list", "status", "pe", "pay", "stabilise", "assess", "underwrite", "fork", "simulate"]
+)
 def test_every_command_has_help(command):
     result = CliRunner().invoke(cli, [command, "--help"])
     assert result.exit_code == 0
@@ -166,7 +173,9 @@ def test_pay_without_funds_says_so(known, accounts, usdc):
     assert_one_line_error(run("pay", "0", str(poor)), "holds less than")
 
 
-@pytest.mark.parametrize("key, message", [("99", "no listing 99"), ("NOPE", "no listing with id"), ("0x" + "11" * 20, "not a listed token")])
+@pytest.mark.parametrize(
+    "key, message", [("99", "no listing 99"), ("NOPE", "no listing with id"), ("0x" + "11" * 20, "not a listed token")]
+)
 def test_unknown_listing_is_one_line(known, key, message):
     assert_one_line_error(run("status", key), message)
 
@@ -339,4 +348,211 @@ def test_the_plugin_errors_share_one_base_under_ape_and_keep_their_old_names():
     assert issubclass(exceptions.PstError, ApeException)
     assert all(issubclass(getattr(exceptions, name), exceptions.PstError) for name in exceptions.__all__)
     assert (registry.NoDeployment, registry.UnknownListing, fork.ForkError) == (
-        exceptions.NoDeployment, exceptions.UnknownListing, exceptions.ForkError)
+        exceptions.NoDeployment,
+        exceptions.UnknownListing,
+        exceptions.ForkError,
+    )
+
+
+# --- underwriting: from a merchant's data to an attestation ----------------------------------
+
+SAMPLES = Path(__file__).resolve().parent.parent / "docs" / "samples"
+MERCHANT = "0x00000000000000000000000000000000000000AA"
+
+
+def sample(name: str) -> str:
+    return str(SAMPLES / name)
+
+
+@pytest.fixture
+def on_protocol(record, protocol):
+    """The CLI finds `protocol` (its registry owned by `admin`, `agent` bonded)."""
+    registry.save_record({"factory": protocol.factory.address})
+    return protocol
+
+
+def month_rows(path) -> list[dict]:
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+@pytest.mark.parametrize("name, claimed", sorted((Path(p).name, g) for p, g in claimed_grades().items()))
+def test_underwrite_shows_each_samples_claimed_grade(record, name, claimed):
+    if claimed == "rejected":
+        assert_one_line_error(run("underwrite", sample(name), "--merchant", MERCHANT), "over the model's 15.00% gate")
+        return
+    table = run("underwrite", sample(name), "--merchant", MERCHANT)
+    assert table.exit_code == 0, table.stderr
+    assert re.search(rf"│ grade\s+│\s+{claimed} │", table.stdout), table.stdout
+    assert run_json("underwrite", sample(name), "--merchant", MERCHANT)["grade"] == claimed
+
+
+def test_underwrite_json_is_exact_snake_case_and_from_the_data(record):
+    path = sample("steady-shop.csv")
+    out = run_json("underwrite", path, "--merchant", MERCHANT)
+    assert all(re.fullmatch(r"[a-z][a-z0-9_]*", key) for key in out), list(out)
+    # worked out here from the CSV: R = floor(sum of the last 3 nets / 3), the last net, exactly in micro-units
+    nets = [Decimal(r["gross"]) - Decimal(r["refunds"]) for r in month_rows(path)]
+    assert units(out["avg_monthly_revenue"], 6) == int(sum(nets[-3:]) * USDC) // 3
+    assert units(out["month_revenue"], 6) == int(nets[-1] * USDC)
+    assert out["history_months"] == len(nets) and out["settlement_decimals"] == 6
+    ints = [k for k in out if k.endswith("_bps") or k.startswith("points_")] + ["history_months"]
+    assert all(type(out[k]) is int for k in ints), {k: out[k] for k in ints}
+    assert sum(out[k] for k in out if k.startswith("points_") and k != "points_total") == out["points_total"]
+    # the revenue target is R * the target ratio, to the micro-unit
+    assert units(out["revenue_target"], 6) == units(out["avg_monthly_revenue"], 6) * out["target_ratio_bps"] // 10_000
+    assert out["evidence_hash"] == "0x" + keccak(Path(path).read_bytes()).hex()
+    assert out["merchant_id"] == "0x" + keccak(bytes.fromhex(MERCHANT[2:])).hex()
+    named = run_json("underwrite", path, "--merchant", MERCHANT, "--merchant-id", "shop 42")
+    assert named["merchant_id"] == "0x" + keccak(b"shop 42").hex()
+
+
+def test_underwrite_says_why_a_low_score_has_no_terms(record, tmp_path):
+    # 6 months (5 points), R about 12,000 (4), CV about 37% (5), growth -45% (0), refunds 12% (0), one channel (0)
+    path = tmp_path / "weak.csv"
+    rows = ["month,gross,refunds,orders,top_channel_share"]
+    rows += [
+        f"2024-0{m},{g},{g * 12 // 100},10,1"
+        for m, g in zip(range(1, 7), (30_000, 25_000, 20_000, 9_000, 20_000, 12_000))
+    ]
+    path.write_text("\n".join(rows) + "\n")
+    out = run_json("underwrite", str(path), "--merchant", MERCHANT)
+    assert out["points_total"] < 40 and out["grade"] == "none"
+    assert out["stake_bps"] is None and out["undefined"]["revenue_target"] == "not listable (grade none)"
+
+
+def test_underwrite_submit_records_the_attestation(on_protocol, agent, chain):
+    path = sample("seasonal-shop.csv")
+    out = run_json("underwrite", path, "--merchant", MERCHANT, "--account", f"TEST::{agent.index}", "--submit")
+    reg = on_protocol.registry
+    latest = reg.latest(MERCHANT)
+    assert latest.agent == agent.address and out["agent"] == agent.address
+    assert out["registry_grade"] == out["grade"] and latest.grade == GRADES.index(out["grade"]) != 0
+    assert latest.score == out["points_total"] == out["registry_points_total"]
+    assert latest.avg_monthly_revenue == units(out["avg_monthly_revenue"], 6)
+    assert latest.month_revenue == units(out["month_revenue"], 6)
+    assert latest.volatility_bps == out["volatility_bps"]
+    assert latest.issued_at == out["issued_at"] and latest.expires_at == out["issued_at"] + 30 * 86_400
+    assert out["nonce"] == 0 and reg.nonces(MERCHANT) == 1 and reg.is_fresh(MERCHANT)
+    [event] = chain.get_receipt(out["transaction"]).events.filter(reg.Attested)
+    assert event.evidence_hash == keccak(Path(path).read_bytes())
+    # the next one takes the next nonce
+    again = run_json(
+        "underwrite", path, "--merchant", MERCHANT, "--account", f"TEST::{agent.index}", "--submit", "--validity", "7"
+    )
+    assert again["nonce"] == 1 and reg.latest(MERCHANT).expires_at == again["issued_at"] + 7 * 86_400
+
+
+def test_underwrite_submit_says_when_the_registry_disagrees_with_the_python_model(on_protocol, agent, monkeypatch):
+    from dataclasses import replace
+
+    from ape_pst_plugin import underwriting
+
+    honest = underwriting.score
+    monkeypatch.setattr(
+        underwriting, "score", lambda inputs, decimals: replace(honest(inputs, decimals), grade=underwriting.GRADE_B)
+    )
+    result = run(
+        "underwrite",
+        sample("steady-shop.csv"),
+        "--merchant",
+        MERCHANT,
+        "--account",
+        f"TEST::{agent.index}",
+        "--submit",
+        "--json",
+    )
+    assert result.exit_code == 1
+    assert json.loads(result.stdout)["registry_grade"] == "A"
+    assert result.stderr.strip() == (
+        "ERROR: the registry graded A (97 points), the Python model B (97): the twin disagrees with the contract, report it"
+    )
+
+
+def test_a_signature_with_a_short_r_or_s_is_still_65_bytes():
+    # Ape drops leading zero bytes of r and s; submit needs 32 + 32 + 1 (one signature in 128 has one)
+    from ape.types.signatures import MessageSignature
+
+    from ape_pst_plugin.underwriting import signature_bytes
+
+    signature = signature_bytes(MessageSignature(v=28, r=b"\x01" * 31, s=b"\x02" * 30))
+    assert signature == b"\x00" + b"\x01" * 31 + b"\x00\x00" + b"\x02" * 30 + b"\x1c"
+
+
+def test_underwrite_submit_by_a_non_agent_is_the_revert_reason(on_protocol, attacker):
+    result = run(
+        "underwrite",
+        sample("steady-shop.csv"),
+        "--merchant",
+        MERCHANT,
+        "--account",
+        f"TEST::{attacker.index}",
+        "--submit",
+    )
+    assert_one_line_error(result, "transaction reverted: registry: signer is not an agent")
+    assert on_protocol.registry.nonces(MERCHANT) == 0
+
+
+def test_underwrite_submit_by_an_agent_without_bond_is_the_revert_reason(on_protocol, admin, accounts):
+    unbonded = accounts[6]
+    on_protocol.registry.add_agent(unbonded, sender=admin)
+    result = run("underwrite", sample("steady-shop.csv"), "--merchant", MERCHANT, "--account", "TEST::6", "--submit")
+    assert_one_line_error(result, "transaction reverted: registry: agent bond below the minimum")
+
+
+def test_underwrite_bad_data_is_one_line_naming_the_row(on_protocol, agent, tmp_path, chain):
+    path = tmp_path / "gap.csv"
+    lines = Path(sample("steady-shop.csv")).read_text().splitlines()
+    path.write_text("\n".join(lines[:5] + lines[6:]) + "\n")  # drop the 5th month
+    height = chain.blocks.height
+    result = run("underwrite", str(path), "--merchant", MERCHANT, "--account", f"TEST::{agent.index}", "--submit")
+    assert_one_line_error(result, f"{path}: line 6: 1 month missing between 2023-04 (line 5) and 2023-06")
+    assert chain.blocks.height == height
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--merchant", "shop"], "--merchant: 'shop' is not an address"),
+        (["--merchant", MERCHANT, "--validity", "36"], "--validity 36: an attestation is valid for 1 to 35 days"),
+        (["--merchant", MERCHANT, "--decimals", "19"], "--decimals 19: a settlement token has 0 to 18 decimals"),
+        (["--merchant", MERCHANT, "--submit"], "no PST deployment on ethereum:local"),
+        ([], "Missing option '--merchant'"),
+    ],
+)
+def test_underwrite_bad_options_are_one_line(record, args, message):
+    assert_one_line_error(run("underwrite", sample("steady-shop.csv"), *args), message)
+
+
+def test_underwrite_takes_the_registrys_decimals(on_protocol):
+    assert run_json("underwrite", sample("steady-shop.csv"), "--merchant", MERCHANT)["settlement_decimals"] == 6
+    assert_one_line_error(
+        run("underwrite", sample("steady-shop.csv"), "--merchant", MERCHANT, "--decimals", "2"),
+        "--decimals 2: the registry's settlement token here has 6",
+    )
+
+
+def test_underwrite_a_merchant_under_the_revenue_floor_is_one_line(record, tmp_path):
+    path = tmp_path / "small.csv"
+    rows = ["month,gross,refunds,orders,top_channel_share"] + [f"2024-0{m},9000,0,10,0.1" for m in range(1, 7)]
+    path.write_text("\n".join(rows) + "\n")
+    assert_one_line_error(
+        run("underwrite", str(path), "--merchant", MERCHANT),
+        f"{path}: not underwritable: scoring: revenue under 10,000 units a month",
+    )
+
+
+def test_list_and_status_show_the_listings_underwriting(record, protocol, fresh_listing, chain):
+    registry.save_record({"factory": protocol.factory.address})
+    chain.mine(timestamp=chain.blocks.head.timestamp + 600)
+    latest = protocol.registry.latest(fresh_listing.merchant)
+    age = chain.blocks.head.timestamp - latest.recorded_at
+    out = run_json("status", str(fresh_listing.id))
+    # the fixture lists a grade-A merchant verified at 100,000 USDC a month: a 105,000 cap on period 0
+    assert out["grade"] == "A" and out["premium_bps"] == 25
+    assert out["period"] == 0 and units(out["verified_cap"], 6) == 105_000 * USDC
+    assert out["attestation_age"] == age >= 600 and out["attestation_recorded_at"] == latest.recorded_at
+    assert out["verified_revenue_fresh"] is True and units(out["verified_month_revenue"], 6) == 100_000 * USDC
+    row = run_json("list")[fresh_listing.id]
+    assert {"grade": "A", "attestation_age": age, "verified_revenue_fresh": True}.items() <= row.items()
+    assert units(row["verified_cap"], 6) == 105_000 * USDC

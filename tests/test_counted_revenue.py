@@ -1,7 +1,8 @@
 """Counted revenue (PROTOCOL.md, units and formulas): per period,
 `counted[p] = min(gross paid in p by non-insiders, verified_cap[p])`, the cap
 read at the period's first counted payment from the verifier's record in force
-at the period's start (0 once that record is 35 days old). Insiders pay like
+at the period's start (0 once that attestation has expired: 35 days after it
+was issued by default). Insiders pay like
 anyone and count nothing. Each test lists its own listing (`fresh_listing`):
 they jump whole periods, so this module runs last (conftest RUN_LAST)."""
 
@@ -19,6 +20,13 @@ ORDER = b"counted".ljust(32, b"\0")
 def _at(chain, listing, period, offset=0):
     """Sets the next block's time to `offset` seconds into `period`."""
     chain.pending_timestamp = listing.router.START() + period * PERIOD + offset
+
+
+def _attest(protocol, merchant, month_revenue):
+    """The risk agent attests `merchant`'s month revenue (its average stays 100,000 USDC)."""
+    from ape_pst_plugin.deployment import attest, default_inputs
+
+    return attest(protocol, merchant, default_inputs(month_revenue, 100_000 * USDC))
 
 
 def _impersonate(accounts, networks, address):
@@ -56,10 +64,10 @@ def test_sybil_payers_together_stay_under_the_cap(fresh_listing, payer, usdc, ac
     assert router.counted(0) == CAP
 
 
-def test_cap_is_read_at_the_first_counted_payment_only(fresh_listing, payer, factory, admin, merchant):
+def test_cap_is_read_at_the_first_counted_payment_only(fresh_listing, payer, factory, admin, merchant, protocol):
     router = fresh_listing.router
     router.pay(ORDER, 1 * USDC, sender=payer)
-    factory.set_month_revenue(merchant, 10_000 * USDC, sender=admin)  # verified lower, mid-period
+    _attest(protocol, merchant, 10_000 * USDC)  # verified lower, mid-period
     router.pay(ORDER, 200_000 * USDC, sender=payer)
     assert router.period_cap(0) == CAP
     assert router.counted(0) == CAP
@@ -74,8 +82,7 @@ def test_no_counted_payment_leaves_the_cap_unread(fresh_listing):
 def test_insider_payment_is_split_and_counts_nothing(fresh_listing, payer, usdc, accounts, networks, merchant, who):
     router, staking = fresh_listing.router, fresh_listing.staking
     router.pay(ORDER, 1_000 * USDC, sender=payer)
-    insider = {"merchant": merchant}.get(who) or _impersonate(
-        accounts, networks, getattr(fresh_listing, who).address)
+    insider = {"merchant": merchant}.get(who) or _impersonate(accounts, networks, getattr(fresh_listing, who).address)
     usdc.faucet(insider, 50_000 * USDC, sender=insider)
     usdc.approve(router, 50_000 * USDC, sender=insider)
     reserve_before, payout_before = usdc.balanceOf(fresh_listing.reserve), usdc.balanceOf(merchant)
@@ -100,7 +107,7 @@ def test_payout_address_is_an_insider(protocol, admin, merchant, usdc, accounts,
     payout = accounts.generate_test_account()
     networks.provider.set_balance(payout.address, 10**20)
     usdc.faucet(merchant, 1_000_000 * USDC, sender=merchant)
-    listed = create_listing(protocol, admin, merchant=merchant, settlement=usdc, symbol="PAY", payout=payout.address)
+    listed = create_listing(protocol, admin, merchant=merchant, symbol="PAY", payout=payout.address)
     router = listed.router
     assert router.is_insider(payout)
     usdc.faucet(payout, 10_000 * USDC, sender=payout)
@@ -131,11 +138,13 @@ def test_payments_count_in_the_period_they_land_in(fresh_listing, payer, chain):
     assert (router.counted(0), router.counted(1)) == (300 * USDC, 100 * USDC)
 
 
-def test_cap_is_the_record_in_force_at_the_period_start(fresh_listing, payer, factory, admin, merchant, chain):
+def test_cap_is_the_record_in_force_at_the_period_start(
+    fresh_listing, payer, factory, admin, merchant, chain, protocol
+):
     """A record issued during period 1 does not cap period 1; it caps period 2."""
     router = fresh_listing.router
     _at(chain, fresh_listing, 1, 10 * DAY)
-    factory.set_month_revenue(merchant, 1_000 * USDC, sender=admin)
+    _attest(protocol, merchant, 1_000 * USDC)
     router.pay(ORDER, 200_000 * USDC, sender=payer)
     assert router.period_cap(1) == CAP
     assert router.counted(1) == CAP
@@ -159,10 +168,12 @@ def test_cap_is_zero_when_the_record_is_35_days_old_at_the_period_start(fresh_li
     assert router.counted(2) == 0
 
 
-def test_a_new_record_restores_the_cap_from_the_next_period(fresh_listing, payer, chain, factory, admin, merchant):
+def test_a_new_record_restores_the_cap_from_the_next_period(
+    fresh_listing, payer, chain, factory, admin, merchant, protocol
+):
     router = fresh_listing.router
     _at(chain, fresh_listing, 2, DAY)
-    factory.set_month_revenue(merchant, 20_000 * USDC, sender=admin)
+    _attest(protocol, merchant, 20_000 * USDC)
     router.pay(ORDER, 30_000 * USDC, sender=payer)
     _at(chain, fresh_listing, 3, DAY)
     router.pay(ORDER, 30_000 * USDC, sender=payer)
@@ -170,16 +181,16 @@ def test_a_new_record_restores_the_cap_from_the_next_period(fresh_listing, payer
     assert router.counted(3) == 21_000 * USDC
 
 
-def test_verified_revenue_goes_stale_after_35_days(fresh_listing, factory, admin, merchant, chain):
-    issued = factory.verified_at(merchant)
+def test_verified_revenue_goes_stale_after_35_days(fresh_listing, factory, admin, merchant, chain, protocol, registry):
+    issued = registry.verified_at(merchant)
     chain.pending_timestamp = issued + 35 * DAY - 1
     chain.mine()
-    assert factory.is_fresh(merchant)
+    assert registry.is_fresh(merchant)
     chain.pending_timestamp = issued + 35 * DAY
     chain.mine()
-    assert not factory.is_fresh(merchant)
-    factory.set_month_revenue(merchant, 100_000 * USDC, sender=admin)
-    assert factory.is_fresh(merchant)
+    assert not registry.is_fresh(merchant)
+    _attest(protocol, merchant, 100_000 * USDC)
+    assert registry.is_fresh(merchant)
 
 
 # ---------------------------------------------------------------- trailing_counted
@@ -329,19 +340,9 @@ def test_finished_period_without_counted_revenue_leaves_pe_undefined(priced, pay
         priced.oracle.pe()
 
 
-def test_a_listing_in_another_token_cannot_lift_the_first_listings_cap(
-    fresh_listing, payer, chain, protocol, admin, merchant, deployer, project
-):
-    """The merchant's revenue is verified in USDC; a DAI listing (month revenue
-    100,000 DAI = 10**23 raw units) would have become the USDC listing's cap."""
-    from ape_pst_plugin.deployment import create_listing
-
-    dai = deployer.deploy(project.TestStablecoin, "Test DAI", "DAI", 18)
-    dai.faucet(merchant, 10**6 * WAD, sender=merchant)
-    with ape.reverts("factory: merchant's verified revenue is in another settlement token"):
-        create_listing(protocol, admin, merchant=merchant, settlement=dai, symbol="DAI")
-    assert dai.balanceOf(merchant) == 10**6 * WAD
-    _at(chain, fresh_listing, 1)
-    fresh_listing.router.pay(ORDER, 10_000_000 * USDC, sender=payer)
-    assert fresh_listing.router.period_cap(1) == CAP
-    assert fresh_listing.router.counted(1) == CAP
+def test_listings_pay_and_count_in_the_registrys_settlement_token(fresh_listing, registry, usdc):
+    """Attested revenue, caps and payments share one unit: the factory takes
+    no settlement token, every listing is wired to the registry's."""
+    assert registry.SETTLEMENT() == usdc.address
+    assert fresh_listing.router.SETTLEMENT() == usdc.address
+    assert fresh_listing.router.VERIFIER() == registry.address

@@ -6,6 +6,8 @@ rest for the protection fund. The listing-time stake is never withdrawable.
 These tests jump whole periods, so this module runs last (conftest RUN_LAST);
 each lists its own merchant commitment."""
 
+import dataclasses
+
 import ape
 import pytest
 
@@ -14,7 +16,8 @@ WAD = 10**18
 DAY = 86_400
 PERIOD = 30 * DAY
 STAKE = 100_000 * USDC
-TARGET = 10_000 * USDC
+R = 100_000 * USDC  # the attested average monthly revenue
+TARGET = 50_000 * USDC  # grade A's ratio at its 50% floor (attested volatility 25%)
 ORDER = b"\x05" * 32
 SCALE = 10**36
 VESTING = 7 * DAY
@@ -23,18 +26,25 @@ ACTIVE, LATE, DEFAULTED = 0, 1, 2
 
 @pytest.fixture
 def committed(protocol, admin, merchant, usdc, payer, stakers):
-    """A listing whose merchant committed at listing to 10,000 USDC gross per
-    period, with one staker of 1,000 tokens."""
+    """A listing whose merchant's attestation (R 100,000 USDC, volatility 25%:
+    grade A, target ratio 50%) commits it to 50,000 USDC gross per period,
+    with one staker of 1,000 tokens."""
     from ape_pst_plugin.deployment import create_listing
 
     usdc.faucet(merchant, 1_000_000 * USDC, sender=merchant)
-    listed = create_listing(protocol, admin, merchant=merchant, settlement=usdc, symbol="CMT", revenue_target=TARGET)
+    listed = create_listing(protocol, admin, merchant=merchant, symbol="CMT", inputs=_inputs(R))
     usdc.faucet(payer, 10**9 * USDC, sender=payer)
     usdc.approve(listed.router, 2**256 - 1, sender=payer)
     listed.release(merchant, stakers[0], 1_000 * WAD)
     listed.token.approve(listed.staking, 2**256 - 1, sender=stakers[0])
     listed.staking.stake(1_000 * WAD, sender=stakers[0])
     return listed
+
+
+def _inputs(month_revenue):
+    from ape_pst_plugin.deployment import default_inputs
+
+    return dataclasses.replace(default_inputs(month_revenue, R), volatility_bps=2_500)
 
 
 def _finish_period(chain, listing, payer, gross=0):
@@ -74,7 +84,13 @@ def test_hit_target_slashes_nothing(committed, chain, payer, usdc):
     assert receipt.return_value == 0
     [event] = receipt.events.filter(committed.reserve.Assessed)
     assert (event.period, event.counted, event.due, event.slashed, event.misses, event.status) == (
-        0, TARGET, TARGET, 0, 0, ACTIVE)
+        0,
+        TARGET,
+        TARGET,
+        0,
+        0,
+        ACTIVE,
+    )
     assert committed.reserve.stake() == STAKE
     assert usdc.balanceOf(committed.staking) == staking_before
     assert committed.reserve.next_period() == 1
@@ -136,10 +152,12 @@ def test_held_for_fund_is_not_free_balance(committed, chain, payer, usdc, admin)
     assert reserve.held_for_fund() == 51_200 * USDC
 
 
-def test_met_period_resets_the_streak(committed, chain, payer, factory, admin, merchant):
+def test_met_period_resets_the_streak(committed, chain, payer, protocol, merchant):
+    from ape_pst_plugin.deployment import attest
+
     for gross in (0, 0, TARGET):
-        # a fresh verified month revenue before each period starts (the listing's record is stale by period 2)
-        factory.set_month_revenue(merchant, 100_000 * USDC, sender=admin)
+        # a fresh attestation before each period starts (the listing's expires in period 1)
+        attest(protocol, merchant, _inputs(R))
         _finish_period(chain, committed, payer, gross)
         committed.reserve.assess(sender=payer)
     assert committed.reserve.consecutive_misses() == 0
@@ -202,19 +220,18 @@ def test_merchant_self_payment_does_not_meet_the_target(committed, chain, payer,
 
 
 def test_target_above_the_verified_cap_cannot_be_met(protocol, admin, merchant, usdc, payer, chain):
-    """Verified month revenue 100,000 caps counted revenue at 105,000: a target of
-    110,000 is missed whatever customers pay."""
+    """W2: an attested last month of 40,000 caps counted revenue at 42,000: the
+    target of 50,000 (half the 100,000 average) is missed whatever customers pay."""
     from ape_pst_plugin.deployment import create_listing
 
     usdc.faucet(merchant, 1_000_000 * USDC, sender=merchant)
-    listed = create_listing(protocol, admin, merchant=merchant, settlement=usdc, symbol="CAP",
-                            revenue_target=110_000 * USDC)
+    listed = create_listing(protocol, admin, merchant=merchant, symbol="CAP", inputs=_inputs(40_000 * USDC))
     usdc.faucet(payer, 500_000 * USDC, sender=payer)
     usdc.approve(listed.router, 2**256 - 1, sender=payer)
     _finish_period(chain, listed, payer, gross=500_000 * USDC)
     receipt = listed.reserve.assess(sender=payer)
     [event] = receipt.events.filter(listed.reserve.Assessed)
-    assert (event.counted, event.due, event.misses, event.status) == (105_000 * USDC, 110_000 * USDC, 1, LATE)
+    assert (event.counted, event.due, event.misses, event.status) == (42_000 * USDC, TARGET, 1, LATE)
 
 
 def test_paused_time_pro_rates_the_target(committed, chain, payer, guardian, admin):
@@ -338,8 +355,10 @@ def test_merchant_tops_up_its_stake(committed, merchant, usdc):
     assert committed.reserve.free_balance() == 0
 
 
-@pytest.mark.parametrize("who, amount, reason", [("attacker", 1, "reserve: caller is not the merchant"),
-                                                 ("merchant", 0, "reserve: zero amount")])
+@pytest.mark.parametrize(
+    "who, amount, reason",
+    [("attacker", 1, "reserve: caller is not the merchant"), ("merchant", 0, "reserve: zero amount")],
+)
 def test_top_up_bad_input(committed, merchant, attacker, usdc, who, amount, reason):
     caller = {"attacker": attacker, "merchant": merchant}[who]
     usdc.faucet(caller, 10 * USDC, sender=caller)
@@ -457,8 +476,10 @@ def test_no_withdrawal_while_late(market, merchant, admin, usdc):
     assert (reserve.stake(), usdc.balanceOf(merchant)) == (stake, before)
 
 
-@pytest.mark.parametrize("who, amount, reason", [("attacker", 1, "reserve: caller is not the merchant"),
-                                                 ("merchant", 0, "reserve: zero amount")])
+@pytest.mark.parametrize(
+    "who, amount, reason",
+    [("attacker", 1, "reserve: caller is not the merchant"), ("merchant", 0, "reserve: zero amount")],
+)
 def test_withdraw_excess_bad_input(topped_up, merchant, attacker, usdc, who, amount, reason):
     caller = {"attacker": attacker, "merchant": merchant}[who]
     stake, before = topped_up.reserve.stake(), usdc.balanceOf(caller)

@@ -14,16 +14,19 @@ USDC = 10**6
 WAD = 10**18
 DAY = 86_400
 PERIOD = 30 * DAY
-TARGET = 100_000 * USDC  # the history (147,945 USDC in period 0) meets it
+TARGET = 100_000 * USDC  # from period 1 on (governance sets it at listing)
 ACTIVE, LATE, DEFAULTED = 0, 1, 2
 
 
 @pytest.fixture
 def m(chain, protocol, admin, merchant, payer, trader, keeper, usdc):
-    """A market opened by this test: period 0 holds the history, the clock is
-    at the start of period 1, PE about 10, target 100,000 USDC per period."""
-    return open_market(chain, protocol, admin, merchant, payer, trader, keeper, usdc,
-                       MarketPlan(revenue_target=TARGET), symbol="CRD")
+    """A market opened by this test: period 0 holds the history (its gross is
+    the attested average R; target: half of it, grade A with volatility 25%),
+    the clock is at the start of period 1, PE about 10, target 100,000 USDC
+    per period from period 1."""
+    return open_market(
+        chain, protocol, admin, merchant, payer, trader, keeper, usdc, MarketPlan(revenue_target=TARGET), symbol="CRD"
+    )
 
 
 def _enter(m, period):
@@ -42,8 +45,10 @@ def _assess(m):
 
 
 def _verify(m, admin, merchant):
-    """A fresh verified month revenue record (100,000 USDC: cap 105,000)."""
-    m.protocol.factory.set_month_revenue(merchant, 100_000 * USDC, sender=admin)
+    """A fresh attestation of a 100,000 USDC month (cap 105,000)."""
+    from ape_pst_plugin.deployment import attest, default_inputs
+
+    attest(m.protocol, merchant, default_inputs(100_000 * USDC, m.history[0][1]))
 
 
 def _pay(m, payer, gross):
@@ -55,7 +60,12 @@ def test_met_period_keeps_the_listing_active(m):
     assert m.listing.router.current_period() == 1
     receipt, event = _assess(m)
     assert (event.period, event.counted, event.due, event.slashed, event.status) == (
-        0, m.history[0][1], TARGET, 0, ACTIVE)
+        0,
+        m.history[0][1],
+        m.history[0][1] * 5_000 // 10_000,
+        0,
+        ACTIVE,
+    )
     assert m.reserve.reference_price() == 0
 
 
@@ -177,10 +187,10 @@ def test_no_sells_when_defaulted(m, admin):
 
 
 def test_no_buys_on_stale_verified_revenue(m, admin, merchant):
-    factory = m.protocol.factory
-    m.sleep(factory.verified_at(merchant) + 35 * DAY - m.chain.blocks.head.timestamp)
+    registry = m.protocol.registry
+    m.sleep(registry.latest(merchant).expires_at - m.chain.blocks.head.timestamp)
     m.observe()
-    assert not factory.is_fresh(merchant)
+    assert not registry.is_fresh(merchant)
     assert m.listing.router.current_period() == 1  # EPS unchanged, status ACTIVE
     _pe_below_band(m, admin)
     before = _unchanged(m)
@@ -190,8 +200,8 @@ def test_no_buys_on_stale_verified_revenue(m, admin, merchant):
 
 
 def test_a_new_record_lets_buys_resume(m, admin, merchant):
-    factory = m.protocol.factory
-    m.sleep(factory.verified_at(merchant) + 35 * DAY - m.chain.blocks.head.timestamp)
+    registry = m.protocol.registry
+    m.sleep(registry.latest(merchant).expires_at - m.chain.blocks.head.timestamp)
     m.observe()
     _verify(m, admin, merchant)
     _pe_below_band(m, admin)
@@ -200,9 +210,9 @@ def test_a_new_record_lets_buys_resume(m, admin, merchant):
 
 
 def test_sells_go_on_with_stale_verified_revenue(m, admin, merchant):
-    factory = m.protocol.factory
-    m.sleep(factory.verified_at(merchant) + 35 * DAY - m.chain.blocks.head.timestamp)
+    registry = m.protocol.registry
+    m.sleep(registry.latest(merchant).expires_at - m.chain.blocks.head.timestamp)
     m.observe()
-    assert not factory.is_fresh(merchant)
+    assert not registry.is_fresh(merchant)
     _pe_above_band(m, admin)
     assert m.reserve.stabilise(sender=m.keeper).events.filter(m.reserve.Sold)

@@ -29,7 +29,10 @@ def _create2(factory: str, token_a: str, token_b: str) -> str:
 def test_standin_has_uniswap_and_usdc_at_mainnet_addresses(chain, uniswap, usdc):
     assert chain.chain_id == 1
     assert (uniswap.factory.address, uniswap.router.address, uniswap.weth.address) == (
-        fork.UNISWAP_V2_FACTORY, fork.UNISWAP_V2_ROUTER02, fork.WETH)
+        fork.UNISWAP_V2_FACTORY,
+        fork.UNISWAP_V2_ROUTER02,
+        fork.WETH,
+    )
     # Router02's immutables point at mainnet's factory and WETH
     assert (uniswap.router.factory(), uniswap.router.WETH()) == (fork.UNISWAP_V2_FACTORY, fork.WETH)
     # storage came along with the code: WETH9's name/decimals, the factory's fee setter
@@ -43,7 +46,8 @@ def test_router_pair_address_equals_factory_get_pair(deployer, project, uniswap)
     """Router02 finds pairs by CREATE2 with mainnet's init-code hash: it only
     works if the factory creates pairs from exactly mainnet's pair code."""
     assert "0x" + keccak(hexstr=npm_contract("UniswapV2Pair").contract_type.deployment_bytecode.bytecode).hex() == (
-        fork.PAIR_INIT_CODE_HASH)
+        fork.PAIR_INIT_CODE_HASH
+    )
     a = deployer.deploy(project.TestStablecoin, "Token A", "A", 18)
     b = deployer.deploy(project.TestStablecoin, "Token B", "B", 6)
     a.faucet(deployer, 1_000 * WAD, sender=deployer)
@@ -56,8 +60,11 @@ def test_router_pair_address_equals_factory_get_pair(deployer, project, uniswap)
     assert pair.address == _create2(fork.UNISWAP_V2_FACTORY, a.address, b.address)
     assert pair.balanceOf(deployer) > 0  # the liquidity landed in the factory's pair
     # getAmountsOut reads reserves at pairFor(a, b): the factory's pair
-    r_a, r_b = (pair.getReserves()[0], pair.getReserves()[1]) if pair.token0() == a.address else (
-        pair.getReserves()[1], pair.getReserves()[0])
+    r_a, r_b = (
+        (pair.getReserves()[0], pair.getReserves()[1])
+        if pair.token0() == a.address
+        else (pair.getReserves()[1], pair.getReserves()[0])
+    )
     assert uniswap.router.getAmountsOut(10 * WAD, [a, b])[1] == pem.amount_out(10 * WAD, r_a, r_b)
 
 
@@ -108,7 +115,8 @@ def test_fork_start_seeds_records_and_stop_ends_it(tmp_path, project):
             assert fork._rpc(forked.uri, "eth_chainId") == "0x1"
             assert int(fork._rpc(forked.uri, "eth_blockNumber"), 16) == block
             assert fork._rpc(forked.uri, "eth_getCode", [fork.USDC, "latest"]) == (
-                fork._rpc(state.uri, "eth_getCode", [fork.USDC, "latest"]))
+                fork._rpc(state.uri, "eth_getCode", [fork.USDC, "latest"])
+            )
             assert json.loads(fork.state_file(other).read_text())["rpc"] == state.uri
         finally:
             fork.stop(other)
@@ -125,7 +133,10 @@ def test_fork_start_seeds_records_and_stop_ends_it(tmp_path, project):
     [
         (["pst", "simulate", "crash"], "Invalid value for 'SCENARIO'"),
         (["pst", "simulate", "selloff", "--days", "0"], "Invalid value for '--days'"),
-        (["pst", "simulate", "selloff", "--network", "ethereum:mainnet-fork:foundry"], "the mainnet stand-in is not running"),
+        (
+            ["pst", "simulate", "selloff", "--network", "ethereum:mainnet-fork:foundry"],
+            "the mainnet stand-in is not running",
+        ),
         # without the check, anvil fails to fork it with a long debug text
         (["pst", "list", "--network", "ethereum:mainnet-fork:foundry"], "the mainnet stand-in is not running"),
         (["pst", "list", "--network", "ethereum:mainnet:node"], "the mainnet stand-in is not running"),

@@ -20,8 +20,9 @@ def load():
     settings.load_profile(before)
 
 
-@pytest.mark.parametrize("name, examples, same_every_run", [("pst-ci", 8, True), ("pst-dev", 8, False),
-                                                           ("pst-long", 80, False)])
+@pytest.mark.parametrize(
+    "name, examples, same_every_run", [("pst-ci", 8, True), ("pst-dev", 8, False), ("pst-long", 80, False)]
+)
 def test_each_profile_sets_the_machines_examples(load, name, examples, same_every_run):
     assert name in PROFILES
     load(name)
@@ -41,8 +42,12 @@ def test_no_profile_loaded_is_the_reproducible_one(load):
 
 
 def test_a_projects_own_profile_scales_the_machines_too(load):
-    settings.register_profile("test-fuzz-profiles-nightly", settings.get_profile("pst-ci"), max_examples=500,
-                              phases=[Phase.explicit, Phase.generate])
+    settings.register_profile(
+        "test-fuzz-profiles-nightly",
+        settings.get_profile("pst-ci"),
+        max_examples=500,
+        phases=[Phase.explicit, Phase.generate],
+    )
     load("test-fuzz-profiles-nightly")
     machine = fuzz_settings(4, 30)
     assert (machine.max_examples, machine.derandomize) == (20, True)
@@ -72,6 +77,7 @@ def test_the_command_line_option_reaches_the_machines(pytester):
         """
     )
     # ape's own plugin would start a chain for the run; this one needs none
-    result = pytester.runpytest_subprocess("-p", "no:ape_test", "-p", "no:cacheprovider", "--hypothesis-profile",
-                                           "pst-long")
+    result = pytester.runpytest_subprocess(
+        "-p", "no:ape_test", "-p", "no:cacheprovider", "--hypothesis-profile", "pst-long"
+    )
     result.assert_outcomes(passed=1)

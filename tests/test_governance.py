@@ -114,7 +114,11 @@ def test_batch_changes_several_parameters_at_once(governed, governed_listing, sa
     _later(chain, DELAY)
     gov.execute_batch(governance, calls, sender=attacker)
     assert (listing.reserve.pe_low(), listing.reserve.pe_high()) == (6 * WAD, 18 * WAD)
-    assert (listing.reserve.capacity_bps(), listing.reserve.cooldown(), listing.reserve.max_slippage_bps()) == (500, 2 * 3600, 200)
+    assert (listing.reserve.capacity_bps(), listing.reserve.cooldown(), listing.reserve.max_slippage_bps()) == (
+        500,
+        2 * 3600,
+        200,
+    )
     assert (listing.reserve.max_deviation_bps(), listing.reserve.max_exposure_bps()) == (2_000, 7_000)
     assert listing.router.share_bps() == 1_500
     assert listing.oracle.twap_window() == 3600
@@ -183,25 +187,30 @@ def _impersonated(contract):
 def test_new_listings_need_the_timelock(governed, admin, merchant, usdc):
     factory = governed[0].factory
     with ape.reverts(OWNER_ERROR):
-        factory.create_listing("X", "X", 10**6 * WAD, WAD, merchant, merchant, usdc, 0, 100_000 * USDC, sender=admin)
+        factory.create_listing("X", "X", 10**6 * WAD, WAD, merchant, merchant, sender=admin)
     with ape.reverts(OWNER_ERROR):
         factory.set_guardian(admin, sender=admin)
 
 
-def test_verified_revenue_changes_only_through_the_timelock(governed, merchant, admin, safe_owners, attacker, chain):
-    factory = governed[0].factory
-    count = factory.verification_count(merchant)
+def test_agents_and_underwriting_parameters_change_only_through_the_timelock(
+    governed, admin, safe_owners, attacker, chain, accounts
+):
+    registry = governed[0].registry
+    newcomer = accounts.generate_test_account()
+    assert registry.owner() == governed[1].timelock.address
     with ape.reverts(OWNER_ERROR):
-        factory.set_month_revenue(merchant, 10**12, sender=admin)
+        registry.add_agent(newcomer, sender=admin)
     with ape.reverts(OWNER_ERROR):
-        factory.set_tolerance_bps(0, sender=admin)
-    assert factory.verification_count(merchant) == count
-    data = factory.set_month_revenue.encode_input(merchant, 50_000 * USDC)
-    gov.propose(governed[1], factory.address, data, safe_owners[:2], sender=attacker)
+        registry.set_tolerance_bps(0, sender=admin)
+    with ape.reverts(OWNER_ERROR):
+        registry.set_min_agent_bond_bps(50, sender=admin)
+    assert not registry.is_agent(newcomer)
+    data = registry.add_agent.encode_input(newcomer)
+    gov.propose(governed[1], registry.address, data, safe_owners[:2], sender=attacker)
     _later(chain, DELAY)
-    receipt = gov.execute(governed[1], factory.address, data, sender=attacker)
-    assert factory.month_revenue(merchant) == 50_000 * USDC
-    assert factory.verified_at(merchant) == receipt.timestamp
+    receipt = gov.execute(governed[1], registry.address, data, sender=attacker)
+    assert registry.is_agent(newcomer)
+    assert [e.agent for e in receipt.events.filter(registry.AgentAdded)] == [newcomer.address]
 
 
 def test_guardian_pauses_and_only_the_timelock_unpauses(
@@ -227,9 +236,7 @@ def test_attacker_cannot_pause(governed_listing, attacker):
         governed_listing.reserve.pause(sender=attacker)
 
 
-def test_treasury_withdrawal_goes_through_the_timelock(
-    governed, governed_listing, safe_owners, attacker, usdc, chain
-):
+def test_treasury_withdrawal_goes_through_the_timelock(governed, governed_listing, safe_owners, attacker, usdc, chain):
     governance = governed[1]
     reserve = governed_listing.reserve
     usdc.faucet(reserve, 1_000 * USDC, sender=attacker)  # free balance above the locked stake

@@ -54,7 +54,10 @@ def mostly(valid, invalid):
 
 pe = st.integers(2, 200).map(lambda n: n * WAD // 2)  # 1..100 in steps of 0.5
 setter_calls = st.one_of(
-    st.builds(lambda b: Call("router", "set_share_bps", (b,)), mostly(st.integers(100, 3_000), st.sampled_from([0, 99, 3_001]))),
+    st.builds(
+        lambda b: Call("router", "set_share_bps", (b,)),
+        mostly(st.integers(100, 3_000), st.sampled_from([0, 99, 3_001])),
+    ),
     st.builds(
         lambda band: Call("reserve", "set_band", band),
         mostly(
@@ -66,18 +69,31 @@ setter_calls = st.one_of(
         lambda limits: Call("reserve", "set_limits", limits),
         mostly(
             st.tuples(
-                st.integers(0, 2_500), st.sampled_from([600, 3_600, 30 * DAY]), st.integers(0, 1_000),
-                st.integers(100, 5_000), st.integers(1_000, 10_000),
+                st.integers(0, 2_500),
+                st.sampled_from([600, 3_600, 30 * DAY]),
+                st.integers(0, 1_000),
+                st.integers(100, 5_000),
+                st.integers(1_000, 10_000),
             ),
-            st.sampled_from([
-                (2_501, 3_600, 100, 1_000, 5_000), (500, 599, 100, 1_000, 5_000), (500, 30 * DAY + 1, 100, 1_000, 5_000),
-                (500, 3_600, 1_001, 1_000, 5_000), (500, 3_600, 100, 99, 5_000), (500, 3_600, 100, 5_001, 5_000),
-                (500, 3_600, 100, 1_000, 999), (500, 3_600, 100, 1_000, 10_001),
-            ]),
+            st.sampled_from(
+                [
+                    (2_501, 3_600, 100, 1_000, 5_000),
+                    (500, 599, 100, 1_000, 5_000),
+                    (500, 30 * DAY + 1, 100, 1_000, 5_000),
+                    (500, 3_600, 1_001, 1_000, 5_000),
+                    (500, 3_600, 100, 99, 5_000),
+                    (500, 3_600, 100, 5_001, 5_000),
+                    (500, 3_600, 100, 1_000, 999),
+                    (500, 3_600, 100, 1_000, 10_001),
+                ]
+            ),
         ),
     ),
     st.builds(lambda t: Call("reserve", "set_revenue_target", (t,)), st.integers(0, 10**12)),
-    st.builds(lambda a: Call("reserve", "withdraw", ("treasury", a)), mostly(st.integers(1, 600 * UNITS), st.sampled_from([0, 2_000 * UNITS]))),
+    st.builds(
+        lambda a: Call("reserve", "withdraw", ("treasury", a)),
+        mostly(st.integers(1, 600 * UNITS), st.sampled_from([0, 2_000 * UNITS])),
+    ),
     st.builds(
         lambda window: Call("oracle", "set_twap_window", window),
         mostly(
@@ -126,7 +142,13 @@ class GovernanceMachine(ChainMachine):
             "router_guardian": c["router"].guardian(),
             "router_paused": c["router"].paused(),
             "band": (r.pe_low(), r.pe_high()),
-            "limits": (r.capacity_bps(), r.cooldown(), r.max_slippage_bps(), r.max_deviation_bps(), r.max_exposure_bps()),
+            "limits": (
+                r.capacity_bps(),
+                r.cooldown(),
+                r.max_slippage_bps(),
+                r.max_deviation_bps(),
+                r.max_exposure_bps(),
+            ),
             # the newest target (a change applies from the next period on)
             "revenue_target": r.revenue_target_of(c["router"].current_period() + 1),
             "reserve_guardian": r.guardian(),
@@ -149,7 +171,13 @@ class GovernanceMachine(ChainMachine):
             ok = WAD <= a[0] < a[1] <= 100 * WAD
             p["band"] = a if ok else p["band"]
         elif call.name == "set_limits":
-            ok = a[0] <= 2_500 and 600 <= a[1] <= 30 * DAY and a[2] <= 1_000 and 100 <= a[3] <= 5_000 and 1_000 <= a[4] <= 10_000
+            ok = (
+                a[0] <= 2_500
+                and 600 <= a[1] <= 30 * DAY
+                and a[2] <= 1_000
+                and 100 <= a[3] <= 5_000
+                and 1_000 <= a[4] <= 10_000
+            )
             p["limits"] = a if ok else p["limits"]
         elif call.name == "set_revenue_target":
             ok = True
@@ -339,7 +367,18 @@ class GovernanceMachine(ChainMachine):
 
 @pytest.fixture
 def machine_env(
-    monkeypatch, chain, governed, governed_listing, safe_owners, accounts, usdc, stakers, merchant, guardian, attacker, admin
+    monkeypatch,
+    chain,
+    governed,
+    governed_listing,
+    safe_owners,
+    accounts,
+    usdc,
+    stakers,
+    merchant,
+    guardian,
+    attacker,
+    admin,
 ):
     # Ape builds a Vyper source traceback for every failed transaction; for a
     # revert inside the timelock that takes ~20 s (one trace request per
@@ -369,7 +408,13 @@ def test_governance_invariants(machine_env, fuzz_settings):
     print(dict(SEEN))
     if fuzz_settings.reproducible:
         for outcome in (
-            "executed", "too early", "expired", "out of bounds", "cancelled", "paused", "direct refused",
+            "executed",
+            "too early",
+            "expired",
+            "out of bounds",
+            "cancelled",
+            "paused",
+            "direct refused",
             "unauthorised schedule",
         ):
             assert SEEN[outcome], (outcome, dict(SEEN))

@@ -8,6 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ape_pst_plugin import pe as pem
+from ape_pst_plugin.deployment import deploy_protocol, onboard_agent
 from ape_pst_plugin.market import MarketPlan, open_market
 
 WAD = 10**18
@@ -27,17 +28,21 @@ def market6(chain, protocol, admin, usdc, payer, trader, keeper, accounts, netwo
     both markets sit at the start of their period 1 with PE about 10, whatever
     the session's clock. Its own merchant: verified revenue is per merchant."""
     merchant = _fresh_account(accounts, networks)
-    return open_market(chain, protocol, admin, merchant, payer, trader, keeper, usdc, MarketPlan(history_days=0),
-                       symbol="P6")
+    return open_market(
+        chain, protocol, admin, merchant, payer, trader, keeper, usdc, MarketPlan(history_days=0), symbol="P6"
+    )
 
 
 @pytest.fixture(scope="module")
 def market18(market6, chain, protocol, admin, payer, trader, keeper, accounts, networks, project):
-    """A second market settled in an 18-decimal stablecoin (decimal normalisation)."""
+    """A second market settled in an 18-decimal stablecoin (decimal normalisation),
+    on a protocol deployed for that token."""
     minter = _fresh_account(accounts, networks)
     dai = minter.deploy(project.TestStablecoin, "Test DAI", "DAI", 18)
     merchant = _fresh_account(accounts, networks)
-    return open_market(chain, protocol, admin, merchant, payer, trader, keeper, dai, MarketPlan(), symbol="D18")
+    dai_protocol = deploy_protocol(admin, protocol.uniswap, dai)
+    onboard_agent(dai_protocol, admin, _fresh_account(accounts, networks), 1_000_000 * WAD)
+    return open_market(chain, dai_protocol, admin, merchant, payer, trader, keeper, dai, MarketPlan(), symbol="D18")
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +52,9 @@ def markets(market6, market18, admin):
         assert m.listing.router.current_period() == 1
         # the widest capacity and a deep float, so that most trades run to the target, not to the epoch's budget
         r = m.reserve
-        r.set_limits(2_500, r.cooldown(), r.max_slippage_bps(), r.max_deviation_bps(), r.max_exposure_bps(), sender=admin)
+        r.set_limits(
+            2_500, r.cooldown(), r.max_slippage_bps(), r.max_deviation_bps(), r.max_exposure_bps(), sender=admin
+        )
         m.usdc.faucet(r, 5_000_000 * 10**m.decimals, sender=admin)
     return {6: market6, 18: market18}
 

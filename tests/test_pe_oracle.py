@@ -140,7 +140,7 @@ def test_twap_window_not_covered_right_after_first_update(protocol, admin, merch
     from ape_pst_plugin.uniswap import add_liquidity
 
     usdc.faucet(merchant, 2_000_000 * USDC, sender=merchant)
-    fresh = create_listing(protocol, admin, merchant=merchant, settlement=usdc, symbol="TWO")
+    fresh = create_listing(protocol, admin, merchant=merchant, symbol="TWO")
     fresh.release(merchant, merchant, 1_000 * WAD)
     add_liquidity(uniswap, merchant, fresh.token, 1_000 * WAD, usdc, 2_000 * USDC)
     fresh.oracle.update(sender=merchant)
@@ -172,15 +172,16 @@ def test_only_admin_sets_twap_window(oracle, attacker):
         oracle.set_twap_window(900, 3_600, sender=attacker)
 
 
-def test_prices_are_normalised_for_an_18_decimal_settlement_token(deployer, protocol, admin, new_merchant, project, uniswap):
+def test_prices_are_normalised_for_an_18_decimal_settlement_token(
+    deployer, protocol_for, admin, new_merchant, project, uniswap
+):
     from ape_pst_plugin.deployment import create_listing
     from ape_pst_plugin.uniswap import add_liquidity
 
-    merchant = new_merchant  # its verified revenue is in DAI
-
+    merchant = new_merchant
     dai = deployer.deploy(project.TestStablecoin, "Test DAI", "DAI", 18)
     dai.faucet(merchant, 10**6 * WAD, sender=merchant)
-    fresh = create_listing(protocol, admin, merchant=merchant, settlement=dai, symbol="DAI")
+    fresh = create_listing(protocol_for(dai, 10**6 * WAD), admin, merchant=merchant, symbol="DAI")
     fresh.release(merchant, merchant, 1_000 * WAD)
     add_liquidity(uniswap, merchant, fresh.token, 1_000 * WAD, dai, 2_000 * WAD)
     assert fresh.oracle.spot_price() == 2 * WAD

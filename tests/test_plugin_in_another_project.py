@@ -86,8 +86,19 @@ def venv(tmp_path_factory):
             shutil.copytree(ROOT / name, src / name, ignore=shutil.ignore_patterns("__pycache__"))
         else:
             shutil.copy(ROOT / name, src / name)
-    _run(sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--no-index", "-q",
-         "-w", root / "dist", src)
+    _run(
+        sys.executable,
+        "-m",
+        "pip",
+        "wheel",
+        "--no-deps",
+        "--no-build-isolation",
+        "--no-index",
+        "-q",
+        "-w",
+        root / "dist",
+        src,
+    )
     [wheel] = (root / "dist").glob("ape_pst-*.whl")
     _run(sys.executable, "-m", "venv", root / "venv")
     python = root / "venv" / "bin" / "python"
@@ -135,15 +146,20 @@ def _ape_test(shop, *args):
     began = time.monotonic()
     done = shop("ape", "test", "-p", "no:cacheprovider", "-q", *args)
     print(done.stdout[-3000:], done.stderr[-3000:])
-    return pytest.RunResult(done.returncode, done.stdout.splitlines(), done.stderr.splitlines(),
-                            time.monotonic() - began)
+    return pytest.RunResult(
+        done.returncode, done.stdout.splitlines(), done.stderr.splitlines(), time.monotonic() - began
+    )
 
 
 def test_the_wheel_is_what_the_fresh_venv_imports(venv, shop):
-    probe = shop("python", "-c", "import ape_pst_plugin, importlib.metadata as md, json, sys; print(json.dumps({"
-                 "'plugin': ape_pst_plugin.__file__, 'path': sys.path, 'executable': sys.executable, "
-                 "'dists': [str(d._path) for d in md.distributions() if d.metadata['Name'] == 'ape-pst'], "
-                 "'pytest11': [e.value for e in md.entry_points(group='pytest11', name='ape_pst')]}))")
+    probe = shop(
+        "python",
+        "-c",
+        "import ape_pst_plugin, importlib.metadata as md, json, sys; print(json.dumps({"
+        "'plugin': ape_pst_plugin.__file__, 'path': sys.path, 'executable': sys.executable, "
+        "'dists': [str(d._path) for d in md.distributions() if d.metadata['Name'] == 'ape-pst'], "
+        "'pytest11': [e.value for e in md.entry_points(group='pytest11', name='ape_pst')]}))",
+    )
     assert probe.returncode == 0, probe.stderr
     seen = json.loads(probe.stdout)
     assert Path(seen["plugin"]).is_relative_to(venv["site"])  # the wheel's copy
@@ -169,8 +185,10 @@ def test_the_same_machine_fails_on_an_overshooting_stabiliser(venv, shop):
     text = config.read_text()
     assert "node_modules: node_modules" in text
     # its own Vyper modules are imported by its contracts, not compiled on their own
-    config.write_text(text.replace("node_modules: node_modules", f"node_modules: {ROOT / 'node_modules'}")
-                      + '\ncompile:\n  exclude:\n    - "modules/*"\n')
+    config.write_text(
+        text.replace("node_modules: node_modules", f"node_modules: {ROOT / 'node_modules'}")
+        + '\ncompile:\n  exclude:\n    - "modules/*"\n'
+    )
     # a real broken stabiliser on chain: the Reserve (as the installed plugin ships it) with a
     # swap-to-target maths module that trades 10% past the target price
     shipped = venv["site"] / "ape_pst_plugin" / "contracts"
@@ -219,8 +237,17 @@ def test_fork_start_and_stop_work_in_another_project(shop, tmp_path):
 
     port = _free_port()
     # a fresh Ape data folder: the plugin's contracts are compiled as a new user's would be
-    started = shop("ape", "pst", "fork", "start", "--port", str(port), "--json", APE_DATA_FOLDER=str(tmp_path / "data"),
-                   APE_FOUNDRY_HOST=f"http://127.0.0.1:{_free_port(port)}")
+    started = shop(
+        "ape",
+        "pst",
+        "fork",
+        "start",
+        "--port",
+        str(port),
+        "--json",
+        APE_DATA_FOLDER=str(tmp_path / "data"),
+        APE_FOUNDRY_HOST=f"http://127.0.0.1:{_free_port(port)}",
+    )
     try:
         assert started.returncode == 0, started.stderr
         assert started.stderr == ""  # no traceback, no dependency's warning
@@ -247,8 +274,15 @@ def test_readme_install_steps_name_every_npm_package_the_plugin_needs():
     section = readme.split("## Use it from your own Ape project", 1)[1].split("\n## ", 1)[0]
     words = [word for line in re.findall(r"npm install ([^`\n]+)", section) for word in line.split()]
     named = {re.sub(r"(?<!^)@[^/@]*$", "", word) for word in words}  # without the @version
-    loaded = ("UniswapV2Factory", "UniswapV2Router02", "UniswapV2Pair", "WETH9", "ERC20PresetMinterPauser", "Safe",
-              "SafeProxyFactory")
+    loaded = (
+        "UniswapV2Factory",
+        "UniswapV2Router02",
+        "UniswapV2Pair",
+        "WETH9",
+        "ERC20PresetMinterPauser",
+        "Safe",
+        "SafeProxyFactory",
+    )
     needed = {ARTIFACTS[name][0] for name in loaded} | {"@foundry-rs/anvil"}  # anvil: ape-foundry and `fork start`
     assert needed <= named, needed - named
     # the versions it names are the ones these tests run (the other projects' node_modules are this checkout's)

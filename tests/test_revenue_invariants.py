@@ -7,14 +7,13 @@ starts from a chain snapshot and restores it afterwards."""
 from fractions import Fraction
 
 import pytest
-from hypothesis import strategies as st
 from ape.exceptions import ContractLogicError
+from hypothesis import strategies as st
 from hypothesis.stateful import invariant, precondition, rule, run_state_machine_as_test
+from revenue_model import DAY, RevenueModel
 
 from ape_pst_plugin import pe as pem
 from ape_pst_plugin.testing import ChainMachine, attest_month, counted_revenue_state
-
-from revenue_model import DAY, RevenueModel
 
 UNITS = 10**6  # settlement token: 6 decimals
 WAD = 10**18
@@ -38,8 +37,9 @@ class RevenueMachine(ChainMachine):
         latest = self.registry.latest(self.merchant)
         self.month_revenue, self.avg_monthly_revenue = latest.month_revenue, latest.avg_monthly_revenue
         records, periods = counted_revenue_state(self.router, self.registry, self.merchant)
-        self.model = RevenueModel(vesting=self.staking.VESTING(), start=self.router.START(), records=records,
-                                  periods=periods)
+        self.model = RevenueModel(
+            vesting=self.staking.VESTING(), start=self.router.START(), records=records, periods=periods
+        )
         self.model.last = self.now
 
     def _pay(self, payer, amount, insider=False):
@@ -78,7 +78,9 @@ class RevenueMachine(ChainMachine):
         """The risk agent attests the merchant's month revenue (a percentage of its listing month)."""
         month_revenue = self.month_revenue * ratio // 100
         expires_at = attest_month(self, month_revenue)
-        self.model.records.append((self.now, expires_at, pem.verified_cap(month_revenue, self.registry.tolerance_bps())))
+        self.model.records.append(
+            (self.now, expires_at, pem.verified_cap(month_revenue, self.registry.tolerance_bps()))
+        )
 
     @rule(amount=st.integers(1, 5_000 * WAD))
     def merchant_stakes(self, amount):
@@ -190,9 +192,19 @@ def machine_env(chain, listing, accounts, admin, merchant, payer, stakers, usdc,
     usdc.approve(listing.router, 2**256 - 1, sender=merchant)
     listing.release(merchant, jit, 10_000 * WAD)
     listing.token.approve(listing.staking, 2**256 - 1, sender=jit)
-    return dict(chain=chain, listing=listing, payers=[payer, second_payer], stakers=stakers, jit=jit,
-                merchant=merchant, reserve=listing.reserve, factory=protocol.factory, admin=admin,
-                registry=protocol.registry, agent=protocol.agent)
+    return dict(
+        chain=chain,
+        listing=listing,
+        payers=[payer, second_payer],
+        stakers=stakers,
+        jit=jit,
+        merchant=merchant,
+        reserve=listing.reserve,
+        factory=protocol.factory,
+        admin=admin,
+        registry=protocol.registry,
+        agent=protocol.agent,
+    )
 
 
 def test_revenue_invariants(machine_env, fuzz_settings):

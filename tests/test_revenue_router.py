@@ -155,8 +155,14 @@ def _router_args(admin, usdc, **over):
     parties.update({k: v for k, v in over.items() if k in parties})
     args = dict(settlement=usdc.address, share_bps=1000, period=30 * DAY, owner=admin.address, guardian=ZERO)
     args.update({k: v for k, v in over.items() if k in args})
-    return [args["settlement"], tuple(parties[f] for f in PARTY_FIELDS), args["share_bps"], args["period"],
-            args["owner"], args["guardian"]]
+    return [
+        args["settlement"],
+        tuple(parties[f] for f in PARTY_FIELDS),
+        args["share_bps"],
+        args["period"],
+        args["owner"],
+        args["guardian"],
+    ]
 
 
 @pytest.mark.parametrize(

@@ -76,7 +76,6 @@ def test_exit_unstakes_all_and_claims(staking, router, payer, stakers, token, us
     assert staking.balanceOf(stakers[0]) == 0
 
 
-
 def test_stream_while_nobody_staked_goes_to_reserve(staking, router, payer, stakers, usdc, reserve, chain):
     staking.stake(100 * WAD, sender=stakers[0])
     paid = router.pay(ORDER, 7_000 * USDC, sender=payer)
@@ -201,7 +200,7 @@ def test_payout_address_cannot_stake(protocol, admin, merchant, usdc, accounts, 
     payout = accounts.generate_test_account()
     networks.provider.set_balance(payout.address, 10**20)
     usdc.faucet(merchant, 1_000_000 * USDC, sender=merchant)
-    listed = create_listing(protocol, admin, merchant=merchant, settlement=usdc, symbol="PAY", payout=payout.address)
+    listed = create_listing(protocol, admin, merchant=merchant, symbol="PAY", payout=payout.address)
     listed.release(merchant, payout, 500 * WAD)
     listed.token.approve(listed.staking, 2**256 - 1, sender=payout)
     with ape.reverts("staking: insiders cannot stake"):

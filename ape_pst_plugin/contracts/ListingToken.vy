@@ -11,9 +11,11 @@
 """
 
 from ethereum.ercs import IERC20
+
 implements: IERC20
 
 from ethereum.ercs import IERC20Detailed
+
 implements: IERC20Detailed
 
 from snekmate.auth import ownable

@@ -43,6 +43,7 @@ event Observed:
     twap: uint256
     eps: uint256
 
+
 event TwapWindowChanged:
     twap_window: uint256
     max_age: uint256
@@ -115,7 +116,7 @@ def __init__(
     RESERVE = reserve
     VESTING = vesting
     START = block.timestamp
-    SETTLEMENT_SCALE = 10 ** (18 - convert(settlement_decimals, uint256))
+    SETTLEMENT_SCALE = 10**(18 - convert(settlement_decimals, uint256))
     TOKEN_IS_TOKEN0 = staticcall pair.token0() == token.address
     self._clock = (twap_window_ << 64) | max_age_
 

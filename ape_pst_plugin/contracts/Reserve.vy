@@ -62,6 +62,7 @@ event TreasuryWithdrawal:
     to: indexed(address)
     amount: uint256
 
+
 event GuardianChanged:
     guardian: indexed(address)
 

@@ -55,9 +55,11 @@ event Payment:
     holder_share: uint256
     counted: bool
 
+
 event ShareChanged:
     old_share_bps: uint256
     new_share_bps: uint256
+
 
 event GuardianChanged:
     old_guardian: indexed(address)
@@ -93,7 +95,9 @@ paused_since: public(uint256)
 
 
 @deploy
-def __init__(settlement: IERC20, parties: Parties, share_bps_: uint256, period: uint256, owner_: address, guardian_: address):
+def __init__(
+    settlement: IERC20, parties: Parties, share_bps_: uint256, period: uint256, owner_: address, guardian_: address
+):
     """
     @notice Creates the router of one listing.
     @param settlement The token customers pay in (at most 18 decimals).
@@ -165,9 +169,13 @@ def pay(order_id: bytes32, amount: uint256):
         self._periods[index] = slot + amount
 
     if holder != 0:
-        assert extcall SETTLEMENT.transferFrom(msg.sender, STAKING, holder, default_return_value=True), "router: transfer failed"
+        assert extcall SETTLEMENT.transferFrom(
+            msg.sender, STAKING, holder, default_return_value=True
+        ), "router: transfer failed"
         extcall IRevenueStaking(STAKING).notify_revenue(holder)
-    assert extcall SETTLEMENT.transferFrom(msg.sender, MERCHANT_PAYOUT, merchant, default_return_value=True), "router: transfer failed"
+    assert extcall SETTLEMENT.transferFrom(
+        msg.sender, MERCHANT_PAYOUT, merchant, default_return_value=True
+    ), "router: transfer failed"
 
     log Payment(order_id=order_id, payer=msg.sender, gross=amount, holder_share=holder, counted=counted)
 

@@ -23,18 +23,22 @@ event Staked:
     account: indexed(address)
     amount: uint256
 
+
 event Unstaked:
     account: indexed(address)
     amount: uint256
+
 
 event Claimed:
     account: indexed(address)
     amount: uint256
 
+
 event RevenueNotified:
     amount: uint256
     rate: uint256
     finish: uint256
+
 
 event SentToReserve:
     amount: uint256
@@ -125,12 +129,19 @@ def stake(amount: uint256):
     @param amount Token amount, 18 decimals, > 0.
     """
     assert amount != 0, "staking: zero amount"
-    assert msg.sender != MERCHANT and msg.sender != MERCHANT_PAYOUT and msg.sender != MERCHANT_VESTING and msg.sender != RESERVE, "staking: insiders cannot stake"
+    assert (
+        msg.sender != MERCHANT
+        and msg.sender != MERCHANT_PAYOUT
+        and msg.sender != MERCHANT_VESTING
+        and msg.sender != RESERVE
+    ), "staking: insiders cannot stake"
     packed: uint256 = self._accrue(msg.sender, self._update_global())
     # the listing supply is below 2**96, so the balance cannot carry over
     self._accounts[msg.sender] = packed + amount
     self.total_staked += amount
-    assert extcall LISTING_TOKEN.transferFrom(msg.sender, self, amount, default_return_value=True), "staking: transfer failed"
+    assert extcall LISTING_TOKEN.transferFrom(
+        msg.sender, self, amount, default_return_value=True
+    ), "staking: transfer failed"
     log Staked(account=msg.sender, amount=amount)
 
 
@@ -228,7 +239,9 @@ def earned(account: address) -> uint256:
     @notice Settlement amount `account` could claim now.
     """
     packed: uint256 = self._accounts[account]
-    pending: uint256 = (packed & BALANCE_MASK) * (self._reward_per_token() - self.reward_per_token_paid[account]) // RPT_TO_USER
+    pending: uint256 = (packed & BALANCE_MASK) * (
+        self._reward_per_token() - self.reward_per_token_paid[account]
+    ) // RPT_TO_USER
     return ((packed >> BALANCE_BITS) + pending) // USER_SCALE
 
 

@@ -141,7 +141,9 @@ def execute_batch(
     idx: uint256 = 0
     for target: address in targets:
         timelock_controller._execute(target, amounts[idx], payloads[idx])
-        log timelock_controller.CallExecuted(id=id, index=idx, target=target, amount=amounts[idx], payload=payloads[idx])
+        log timelock_controller.CallExecuted(
+            id=id, index=idx, target=target, amount=amounts[idx], payload=payloads[idx]
+        )
         idx += 1
     timelock_controller._after_call(id)
 

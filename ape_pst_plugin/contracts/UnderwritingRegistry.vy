@@ -61,7 +61,7 @@ struct Attestation:
     evidence_hash: bytes32
 
 
-# the newest accepted attestation of a merchant, as scored
+# the newest accepted attestation of a merchant, as scored (`latest`; stored packed)
 struct Latest:
     agent: address
     grade: uint256
@@ -93,24 +93,29 @@ struct Withdrawal:
 event AgentAdded:
     agent: indexed(address)
 
+
 event AgentRemoved:
     agent: indexed(address)
+
 
 event BondPosted:
     agent: indexed(address)
     amount: uint256
     bond: uint256
 
+
 event BondWithdrawalRequested:
     agent: indexed(address)
     amount: uint256
     ready_at: uint256
+
 
 event BondWithdrawn:
     agent: indexed(address)
     to: indexed(address)
     amount: uint256
     bond: uint256
+
 
 event Attested:
     merchant: indexed(address)
@@ -123,6 +128,7 @@ event Attested:
     expires_at: uint256
     evidence_hash: bytes32
 
+
 event ListingUnderwritten:
     merchant: indexed(address)
     agent: indexed(address)
@@ -130,14 +136,17 @@ event ListingUnderwritten:
     market_cap: uint256
     grade: uint256
 
+
 event AgentSlashed:
     agent: indexed(address)
     reserve: indexed(address)
     amount: uint256
     bond: uint256
 
+
 event FactorySet:
     factory: address
+
 
 event ParameterChanged:
     name: String[24]
@@ -152,6 +161,11 @@ BOND_COOLDOWN: public(constant(uint256)) = c.BOND_COOLDOWN
 # a record packs (recorded_at << 192) | (expires_at << 128) | cap
 CAP_MASK: constant(uint256) = (1 << 128) - 1
 TIME_MASK: constant(uint256) = (1 << 64) - 1
+# the newest attestation of a merchant packs into three slots (`_latest`):
+#   [0] (expires_at << 192) | (grade << 168) | (score << 160) | agent
+#   [1] (avg_monthly_revenue << 128) | month_revenue
+#   [2] (issued_at << 192) | (recorded_at << 128) | volatility_bps
+BYTE_MASK: constant(uint256) = (1 << 8) - 1
 
 SETTLEMENT: public(immutable(IERC20))
 DECIMALS: public(immutable(uint8))
@@ -165,9 +179,9 @@ bond: public(HashMap[address, uint256])
 # listing-time market cap (18 decimals) of the live listings an agent underwrote
 underwritten: public(HashMap[address, uint256])
 withdrawal: public(HashMap[address, Withdrawal])
+# a merchant's next nonce, which is also its number of records (each accepted nonce adds one)
 nonces: public(HashMap[address, uint256])
-latest: public(HashMap[address, Latest])
-record_count: public(HashMap[address, uint256])
+_latest: HashMap[address, uint256[3]]
 _records: HashMap[address, HashMap[uint256, uint256]]
 
 # per listing (by its reserve): who underwrote it and at what market cap
@@ -200,8 +214,8 @@ def __init__(settlement: IERC20):
     eip712_domain_separator.__init__("PST Underwriting", "1")
     SETTLEMENT = settlement
     DECIMALS = decimals
-    UNIT = 10 ** convert(decimals, uint256)
-    SCALE = 10 ** (18 - convert(decimals, uint256))
+    UNIT = 10**convert(decimals, uint256)
+    SCALE = 10**(18 - convert(decimals, uint256))
     self.tolerance_bps = c.DEFAULT_TOLERANCE_BPS
     self.min_agent_bond_bps = c.DEFAULT_MIN_AGENT_BOND_BPS
     self.agent_slash_bps = c.DEFAULT_AGENT_SLASH_BPS
@@ -249,8 +263,12 @@ def post_bond(amount: uint256):
     assert self.is_agent[msg.sender], "registry: not an agent"
     assert amount != 0, "registry: zero amount"
     before: uint256 = staticcall SETTLEMENT.balanceOf(self)
-    assert extcall SETTLEMENT.transferFrom(msg.sender, self, amount, default_return_value=True), "registry: bond transfer failed"
-    assert staticcall SETTLEMENT.balanceOf(self) - before == amount, "registry: settlement token is fee-on-transfer or rebasing"
+    assert extcall SETTLEMENT.transferFrom(
+        msg.sender, self, amount, default_return_value=True
+    ), "registry: bond transfer failed"
+    assert (
+        staticcall SETTLEMENT.balanceOf(self) - before == amount
+    ), "registry: settlement token is fee-on-transfer or rebasing"
     bond: uint256 = self.bond[msg.sender] + amount
     self.bond[msg.sender] = bond
     log BondPosted(agent=msg.sender, amount=amount, bond=bond)
@@ -364,29 +382,32 @@ def submit(attestation: Attestation, signature: Bytes[65]) -> uint256:
         attestation.top_channel_bps,
         UNIT,
     )
+    # checked before the multiplication too: a month revenue near 2**256 would overflow it
+    assert attestation.month_revenue <= CAP_MASK, "registry: month revenue out of range"
     cap: uint256 = attestation.month_revenue * (c.BPS + self.tolerance_bps) // c.BPS
     assert cap <= CAP_MASK, "registry: month revenue out of range"
+    assert attestation.avg_monthly_revenue <= CAP_MASK, "registry: average revenue out of range"
+    assert attestation.volatility_bps <= CAP_MASK, "registry: volatility out of range"
 
     merchant: address = attestation.merchant
+    # the nonce is the merchant's record count: record `nonce` is this one
     self.nonces[merchant] = attestation.nonce + 1
-    count: uint256 = self.record_count[merchant]
-    self._records[merchant][count] = (block.timestamp << 192) | (attestation.expires_at << 128) | cap
-    self.record_count[merchant] = count + 1
-    self.latest[merchant] = Latest(
+    self._records[merchant][attestation.nonce] = (block.timestamp << 192) | (attestation.expires_at << 128) | cap
+    self._latest[merchant] = [
+        (attestation.expires_at << 192) | (s.grade << 168) | (s.total << 160) | convert(agent, uint256),
+        (attestation.avg_monthly_revenue << 128) | attestation.month_revenue,
+        (attestation.issued_at << 192) | (block.timestamp << 128) | attestation.volatility_bps,
+    ]
+    log Attested(
+        merchant=merchant,
         agent=agent,
+        nonce=attestation.nonce,
         grade=s.grade,
         score=s.total,
-        avg_monthly_revenue=attestation.avg_monthly_revenue,
         month_revenue=attestation.month_revenue,
-        volatility_bps=attestation.volatility_bps,
-        issued_at=attestation.issued_at,
+        cap=cap,
         expires_at=attestation.expires_at,
-        recorded_at=block.timestamp,
-    )
-    log Attested(
-        merchant=merchant, agent=agent, nonce=attestation.nonce, grade=s.grade, score=s.total,
-        month_revenue=attestation.month_revenue, cap=cap, expires_at=attestation.expires_at,
-        evidence_hash=attestation.evidence_hash
+        evidence_hash=attestation.evidence_hash,
     )
     return s.grade
 
@@ -461,7 +482,7 @@ def verified_cap(merchant: address, at: uint256) -> uint256:
     @param merchant The merchant.
     @param at A timestamp (a period's start).
     """
-    count: uint256 = self.record_count[merchant]
+    count: uint256 = self.nonces[merchant]
     if count == 0:
         return 0
     # binary search for the newest record recorded at or before `at`
@@ -490,7 +511,7 @@ def is_fresh(merchant: address) -> bool:
     @notice Whether `merchant`'s newest attestation has not expired.
     @param merchant The merchant.
     """
-    return block.timestamp < self.latest[merchant].expires_at
+    return block.timestamp < self._latest[merchant][0] >> 192
 
 
 @external
@@ -500,7 +521,40 @@ def verified_at(merchant: address) -> uint256:
     @notice When `merchant`'s newest attestation was recorded (0: never).
     @param merchant The merchant.
     """
-    return self.latest[merchant].recorded_at
+    return (self._latest[merchant][2] >> 128) & TIME_MASK
+
+
+@external
+@view
+def latest(merchant: address) -> Latest:
+    """
+    @notice `merchant`'s newest accepted attestation, as scored (all zero:
+            none yet).
+    @param merchant The merchant.
+    """
+    packed: uint256[3] = self._latest[merchant]
+    return Latest(
+        agent=convert(convert(packed[0] & convert(max_value(uint160), uint256), uint160), address),
+        grade=(packed[0] >> 168) & BYTE_MASK,
+        score=(packed[0] >> 160) & BYTE_MASK,
+        avg_monthly_revenue=packed[1] >> 128,
+        month_revenue=packed[1] & CAP_MASK,
+        volatility_bps=packed[2] & CAP_MASK,
+        issued_at=packed[2] >> 192,
+        expires_at=packed[0] >> 192,
+        recorded_at=(packed[2] >> 128) & TIME_MASK,
+    )
+
+
+@external
+@view
+def record_count(merchant: address) -> uint256:
+    """
+    @notice How many attestations of `merchant` the registry recorded (its
+            next nonce).
+    @param merchant The merchant.
+    """
+    return self.nonces[merchant]
 
 
 # ---------------------------------------------------------------- listings
@@ -520,17 +574,18 @@ def listing_terms(merchant: address) -> ListingTerms:
 @internal
 @view
 def _listing_terms(merchant: address) -> ListingTerms:
-    latest: Latest = self.latest[merchant]
-    assert block.timestamp < latest.expires_at, "registry: no fresh attestation"
-    t: scoring.Terms = scoring._terms(latest.grade, latest.volatility_bps)
+    head: uint256 = self._latest[merchant][0]
+    assert block.timestamp < head >> 192, "registry: no fresh attestation"
+    grade: uint256 = (head >> 168) & BYTE_MASK
+    t: scoring.Terms = scoring._terms(grade, self._latest[merchant][2] & CAP_MASK)
     return ListingTerms(
-        agent=latest.agent,
-        grade=latest.grade,
+        agent=convert(convert(head & convert(max_value(uint160), uint256), uint160), address),
+        grade=grade,
         stake_bps=t.stake_bps,
         target_ratio_bps=t.target_ratio_bps,
         max_listing_pe=t.max_listing_pe,
         premium_bps=t.premium_bps,
-        avg_monthly_revenue=latest.avg_monthly_revenue,
+        avg_monthly_revenue=self._latest[merchant][1] >> 128,
     )
 
 
@@ -570,7 +625,9 @@ def report_default(merchant: address):
             the agent's minimum bond. Only the listing's reserve, once.
     @param merchant The listing's merchant.
     """
-    assert merchant != empty(address) and self.listing_merchant[msg.sender] == merchant, "registry: caller is not the merchant's reserve"
+    assert (
+        merchant != empty(address) and self.listing_merchant[msg.sender] == merchant
+    ), "registry: caller is not the merchant's reserve"
     assert not self.defaulted[msg.sender], "registry: default already reported"
     self.defaulted[msg.sender] = True
     agent: address = self.listing_agent[msg.sender]
@@ -621,7 +678,9 @@ def set_min_agent_bond_bps(min_agent_bond_bps_: uint256):
     @param min_agent_bond_bps_ Basis points, 50..2000.
     """
     ownable._check_owner()
-    assert min_agent_bond_bps_ >= c.MIN_MIN_AGENT_BOND_BPS and min_agent_bond_bps_ <= c.MAX_MIN_AGENT_BOND_BPS, "registry: min_agent_bond_bps out of bounds"
+    assert (
+        min_agent_bond_bps_ >= c.MIN_MIN_AGENT_BOND_BPS and min_agent_bond_bps_ <= c.MAX_MIN_AGENT_BOND_BPS
+    ), "registry: min_agent_bond_bps out of bounds"
     self.min_agent_bond_bps = min_agent_bond_bps_
     log ParameterChanged(name="min_agent_bond_bps", value=min_agent_bond_bps_)
 

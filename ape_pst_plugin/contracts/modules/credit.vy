@@ -37,18 +37,23 @@ event Assessed:
     misses: uint256
     status: uint256
 
+
 event Defaulted:
     period: indexed(uint256)
     held_for_fund: uint256
 
+
 event Waived:
     period: indexed(uint256)
+
 
 event StakeWithdrawn:
     amount: uint256
 
+
 event StakeToppedUp:
     amount: uint256
+
 
 event RevenueTargetChanged:
     revenue_target: uint256
@@ -212,7 +217,9 @@ def _required_stake() -> uint256:
     """
     @notice `STAKE_BPS` of the market cap at the TWAP, settlement units.
     """
-    market_cap: uint256 = math._mul_div(staticcall base.ORACLE.twap_price(), staticcall base.TOKEN.totalSupply(), c.WAD, False)
+    market_cap: uint256 = math._mul_div(
+        staticcall base.ORACLE.twap_price(), staticcall base.TOKEN.totalSupply(), c.WAD, False
+    )
     return market_cap * STAKE_BPS // c.BPS // base.SETTLEMENT_SCALE
 
 
@@ -233,7 +240,9 @@ def _withdraw_excess_stake(amount: uint256):
     assert self.status == c.ACTIVE, "reserve: listing is not active"
     assert self.next_period == staticcall base.ROUTER.current_period(), "reserve: a finished period is not assessed yet"
     remaining: uint256 = self.stake
-    assert amount <= remaining and remaining - amount >= self._stake_floor(), "reserve: stake would fall below the floor"
+    assert (
+        amount <= remaining and remaining - amount >= self._stake_floor()
+    ), "reserve: stake would fall below the floor"
     self.stake = remaining - amount
     base._send(base.SETTLEMENT, base.MERCHANT, amount)
     log StakeWithdrawn(amount=amount)
@@ -245,7 +254,9 @@ def _top_up_stake(amount: uint256):
     assert amount != 0, "reserve: zero amount"
     assert self.status != c.DEFAULTED, "reserve: listing defaulted"
     before: uint256 = staticcall base.SETTLEMENT.balanceOf(self)
-    assert extcall base.SETTLEMENT.transferFrom(msg.sender, self, amount, default_return_value=True), "reserve: transfer failed"
+    assert extcall base.SETTLEMENT.transferFrom(
+        msg.sender, self, amount, default_return_value=True
+    ), "reserve: transfer failed"
     received: uint256 = staticcall base.SETTLEMENT.balanceOf(self) - before
     self.stake += received
     log StakeToppedUp(amount=received)

@@ -68,7 +68,7 @@ def __init__(wiring: Wiring, settlement_decimals: uint8):
     VESTING = wiring.vesting
     VERIFIER = wiring.verifier
     MERCHANT = wiring.merchant
-    SETTLEMENT_SCALE = 10 ** (18 - convert(settlement_decimals, uint256))
+    SETTLEMENT_SCALE = 10**(18 - convert(settlement_decimals, uint256))
     TOKEN_IS_TOKEN0 = staticcall wiring.pair.token0() == wiring.token.address
 
 

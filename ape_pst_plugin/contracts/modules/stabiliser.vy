@@ -34,6 +34,7 @@ event Bought:
     target_price: uint256
     spot_after: uint256
 
+
 event Sold:
     sold: uint256
     received: uint256
@@ -41,9 +42,11 @@ event Sold:
     target_price: uint256
     spot_after: uint256
 
+
 event BandChanged:
     pe_low: uint256
     pe_high: uint256
+
 
 event LimitsChanged:
     capacity_bps: uint256
@@ -77,7 +80,13 @@ def __init__():
     @notice Starts with the protocol's default band and limits.
     """
     self._set_band(c.DEFAULT_PE_LOW, c.DEFAULT_PE_HIGH)
-    self._set_limits(c.DEFAULT_CAPACITY_BPS, c.DEFAULT_COOLDOWN, c.DEFAULT_SLIPPAGE_BPS, c.DEFAULT_DEVIATION_BPS, c.DEFAULT_EXPOSURE_BPS)
+    self._set_limits(
+        c.DEFAULT_CAPACITY_BPS,
+        c.DEFAULT_COOLDOWN,
+        c.DEFAULT_SLIPPAGE_BPS,
+        c.DEFAULT_DEVIATION_BPS,
+        c.DEFAULT_EXPOSURE_BPS,
+    )
 
 
 @internal
@@ -112,14 +121,18 @@ def _trade(buying: bool, pe: uint256, target: uint256, twap: uint256) -> uint256
     # goes in and what comes out, t_in/t_out the same at the TWAP price.
     limits: uint256 = self._limits
     last: uint256 = limits & QUARTER
-    assert last == 0 or block.timestamp >= last + ((limits >> 64) & QUARTER), "reserve: cooldown, too soon after the last trade"
+    assert last == 0 or block.timestamp >= last + (
+        (limits >> 64) & QUARTER
+    ), "reserve: cooldown, too soon after the last trade"
     r_token: uint256 = 0
     r_settlement: uint256 = 0
     r_token, r_settlement = base._reserves()
     scale: uint256 = base.SETTLEMENT_SCALE * c.WAD
     spot: uint256 = math._mul_div(r_settlement, scale, r_token, False)
     deviation: uint256 = (limits >> 160) & SHORT
-    assert spot * c.BPS <= twap * (c.BPS + deviation) and spot * c.BPS >= twap * (c.BPS - deviation), "reserve: spot too far from TWAP"
+    assert spot * c.BPS <= twap * (c.BPS + deviation) and spot * c.BPS >= twap * (
+        c.BPS - deviation
+    ), "reserve: spot too far from TWAP"
     t_token: uint256 = 0
     t_settlement: uint256 = 0
     t_token, t_settlement = swap_math._reserves_at_price(r_token, r_settlement, twap, scale)
@@ -145,7 +158,9 @@ def _trade(buying: bool, pe: uint256, target: uint256, twap: uint256) -> uint256
         held = staticcall base.TOKEN.balanceOf(self)
         packed = self._sell_window
 
-    wanted: uint256 = min(swap_math._amount_to_target(r_in, r_out, num, den), swap_math._amount_to_target(t_in, t_out, num, den))
+    wanted: uint256 = min(
+        swap_math._amount_to_target(r_in, r_out, num, den), swap_math._amount_to_target(t_in, t_out, num, den)
+    )
     assert wanted != 0, "reserve: spot price already at target"
     window: uint256 = self._window(packed, held, limits)
     amount: uint256 = min(min(wanted, held), ((window >> 112) & AMOUNT_MASK) - (window & AMOUNT_MASK))
@@ -160,7 +175,9 @@ def _trade(buying: bool, pe: uint256, target: uint256, twap: uint256) -> uint256
     out: uint256 = swap_math._amount_out(amount, r_in, r_out)
     assert out != 0, "reserve: trade too small"
     slippage: uint256 = (limits >> 144) & SHORT
-    assert out >= swap_math._amount_out(amount, t_in, t_out) * (c.BPS - slippage) // c.BPS, "reserve: output below the TWAP minimum (slippage)"
+    assert (
+        out >= swap_math._amount_out(amount, t_in, t_out) * (c.BPS - slippage) // c.BPS
+    ), "reserve: output below the TWAP minimum (slippage)"
 
     self._limits = (limits & ~QUARTER) | block.timestamp
     if buying:
@@ -204,16 +221,39 @@ def _set_band(pe_low_: uint256, pe_high_: uint256):
 
 
 @internal
-def _set_limits(capacity_bps_: uint256, cooldown_: uint256, max_slippage_bps_: uint256, max_deviation_bps_: uint256, max_exposure_bps_: uint256):
+def _set_limits(
+    capacity_bps_: uint256,
+    cooldown_: uint256,
+    max_slippage_bps_: uint256,
+    max_deviation_bps_: uint256,
+    max_exposure_bps_: uint256,
+):
     assert capacity_bps_ <= c.MAX_CAPACITY_BPS, "reserve: capacity_bps out of bounds"
     assert cooldown_ >= c.MIN_COOLDOWN, "reserve: cooldown below 10 minutes"
     assert cooldown_ <= c.MAX_COOLDOWN, "reserve: cooldown above 30 days"
     assert max_slippage_bps_ <= c.MAX_SLIPPAGE_BPS, "reserve: max_slippage_bps out of bounds"
-    assert max_deviation_bps_ >= c.MIN_DEVIATION_BPS and max_deviation_bps_ <= c.MAX_DEVIATION_BPS, "reserve: max_deviation_bps out of bounds"
-    assert max_exposure_bps_ >= c.MIN_EXPOSURE_BPS and max_exposure_bps_ <= c.MAX_EXPOSURE_BPS, "reserve: max_exposure_bps out of bounds"
+    assert (
+        max_deviation_bps_ >= c.MIN_DEVIATION_BPS and max_deviation_bps_ <= c.MAX_DEVIATION_BPS
+    ), "reserve: max_deviation_bps out of bounds"
+    assert (
+        max_exposure_bps_ >= c.MIN_EXPOSURE_BPS and max_exposure_bps_ <= c.MAX_EXPOSURE_BPS
+    ), "reserve: max_exposure_bps out of bounds"
     last_trade: uint256 = self._limits & QUARTER
-    self._limits = (max_exposure_bps_ << 176) | (max_deviation_bps_ << 160) | (max_slippage_bps_ << 144) | (capacity_bps_ << 128) | (cooldown_ << 64) | last_trade
-    log LimitsChanged(capacity_bps=capacity_bps_, cooldown=cooldown_, max_slippage_bps=max_slippage_bps_, max_deviation_bps=max_deviation_bps_, max_exposure_bps=max_exposure_bps_)
+    self._limits = (
+        (max_exposure_bps_ << 176)
+        | (max_deviation_bps_ << 160)
+        | (max_slippage_bps_ << 144)
+        | (capacity_bps_ << 128)
+        | (cooldown_ << 64)
+        | last_trade
+    )
+    log LimitsChanged(
+        capacity_bps=capacity_bps_,
+        cooldown=cooldown_,
+        max_slippage_bps=max_slippage_bps_,
+        max_deviation_bps=max_deviation_bps_,
+        max_exposure_bps=max_exposure_bps_,
+    )
 
 
 @internal

@@ -10,6 +10,7 @@
 
 from ethereum.ercs import IERC20
 
+
 interface IPair:
     def getReserves() -> (uint112, uint112, uint32): view
     def token0() -> address: view

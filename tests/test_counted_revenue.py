@@ -4,7 +4,7 @@ read at the period's first counted payment from the verifier's record in force
 at the period's start (0 once that attestation has expired: 35 days after it
 was issued by default). Insiders pay like
 anyone and count nothing. Each test lists its own listing (`fresh_listing`):
-they jump whole periods (undone after each test, clock included)."""
+they jump whole periods, so this module runs last (conftest RUN_LAST)."""
 
 import ape
 import pytest

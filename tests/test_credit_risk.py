@@ -3,7 +3,7 @@ each finished period once, in order, against the target in force when the
 period began, pro rata to the unpaused time; a miss slashes 20% of the
 remaining stake to the stakers, the third miss in a row defaults and holds the
 rest for the protection fund. The listing-time stake is never withdrawable.
-These tests jump whole periods (undone after each test, clock included);
+These tests jump whole periods, so this module runs last (conftest RUN_LAST);
 each lists its own merchant commitment."""
 
 import dataclasses

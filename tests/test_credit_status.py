@@ -3,7 +3,7 @@ stake and status; stabiliser gates): ACTIVE -> LATE on a miss (the oracle's
 TWAP snapshot becomes the reference price), LATE -> ACTIVE on a met period,
 DEFAULTED after three misses in a row; buys only while ACTIVE with fresh
 verified revenue, sells while not DEFAULTED. Each test opens its own market
-and jumps whole periods (undone after each test, clock included)."""
+and jumps whole periods, so this module runs last (conftest RUN_LAST)."""
 
 import ape
 import pytest

@@ -1,8 +1,8 @@
 """MerchantVesting (PROTOCOL.md, contracts): the merchant's 90% allocation;
 25% releasable at listing, the rest linearly over 365 days, only the merchant
 releases (to any address), vesting stops for good at the reserve's
-`defaulted_at`. Tests jump up to a year on their own listings (undone after
-each test, clock included)."""
+`defaulted_at`. Tests jump up to a year on their own listings, so this module
+runs last (conftest RUN_LAST)."""
 
 import ape
 import pytest

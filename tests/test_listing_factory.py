@@ -108,12 +108,17 @@ def _args(who, **over):
     return list(args.values())
 
 
-def _ready(protocol, merchant, usdc, inputs=None):
-    """The agent attests `merchant` (grade A, R 100,000 USDC by default); the
-    merchant has funds and approves the factory for any stake."""
-    attest(protocol, merchant, inputs or default_inputs(100_000 * USDC))
+def _funded(factory, merchant, usdc):
+    """`merchant` has funds and approves the factory for any stake."""
     usdc.faucet(merchant, 1_000_000 * USDC, sender=merchant)
-    usdc.approve(protocol.factory, 2**256 - 1, sender=merchant)
+    usdc.approve(factory, 2**256 - 1, sender=merchant)
+
+
+def _ready(protocol, merchant, usdc, inputs=None, agent=None):
+    """The agent (`protocol.agent` by default) attests `merchant` (grade A, R
+    100,000 USDC by default); the merchant is `_funded`."""
+    attest(protocol, merchant, inputs or default_inputs(100_000 * USDC), agent=agent)
+    _funded(protocol.factory, merchant, usdc)
 
 
 def test_only_admin_creates_listings(protocol, factory, attacker, merchant, usdc):
@@ -230,8 +235,7 @@ def test_grade_sets_stake_target_and_premium(protocol, factory, registry, admin,
 
 
 def test_listing_without_an_attestation_rejected(factory, admin, new_merchant, usdc):
-    usdc.faucet(new_merchant, 1_000_000 * USDC, sender=new_merchant)
-    usdc.approve(factory, 2**256 - 1, sender=new_merchant)
+    _funded(factory, new_merchant, usdc)
     count = factory.listing_count()
     with ape.reverts("registry: no fresh attestation"):
         factory.create_listing(*_args(new_merchant), sender=admin)
@@ -312,9 +316,7 @@ def test_under_bonded_agent_cannot_list(protocol, factory, registry, admin, new_
     small = accounts.generate_test_account()
     networks.provider.set_balance(small.address, 10**21)
     onboard_agent(protocol, admin, small, 39_999 * USDC)
-    attest(protocol, new_merchant, default_inputs(100_000 * USDC), agent=small)
-    usdc.faucet(new_merchant, 1_000_000 * USDC, sender=new_merchant)
-    usdc.approve(factory, 2**256 - 1, sender=new_merchant)
+    _ready(protocol, new_merchant, usdc, agent=small)
     count = factory.listing_count()
     with ape.reverts("registry: agent bond below the minimum"):
         factory.create_listing(*_args(new_merchant), sender=admin)

@@ -63,7 +63,7 @@ def _package_project():
 @dataclass
 class Protocol:
     """A deployed protocol: the listing factory, the underwriting registry,
-    the listing blueprints and the AMM. ``agent`` is the risk agent
+    the protection fund, the listing blueprints and the AMM. ``agent`` is the risk agent
     :func:`create_listing` attests merchants with when none is named
     (see :func:`onboard_agent`)."""
 
@@ -74,10 +74,14 @@ class Protocol:
     settlement: ContractInstance | None = None
     """The protocol's settlement token (bonds, attested revenue, every listing's payments)."""
     agent: AccountAPI | None = None
+    fund: ContractInstance | None = None
+    """The protection fund (premiums, pots, coverage and stress breakers)."""
 
     def __post_init__(self):
         if self.settlement is None:
             self.settlement = _erc20(self.registry.SETTLEMENT())
+        if self.fund is None:
+            self.fund = _containers().ProtectionFund.at(self.factory.FUND())
 
 
 @dataclass
@@ -127,10 +131,12 @@ def deploy_protocol_with(
         name: deployer.declare(overrides.get(name) or getattr(project, name)).contract_address for name in BLUEPRINTS
     }
     registry = deployer.deploy(project.UnderwritingRegistry, settlement)
+    fund = deployer.deploy(project.ProtectionFund, settlement, registry, guardian or ZERO)
     factory = deployer.deploy(
         project.ListingFactory,
         uniswap.factory,
         registry,
+        fund,
         (
             blueprints["ListingToken"],
             blueprints["RevenueRouter"],
@@ -142,7 +148,10 @@ def deploy_protocol_with(
         guardian or ZERO,
     )
     registry.set_factory(factory, sender=deployer)
-    return Protocol(factory=factory, registry=registry, blueprints=blueprints, uniswap=uniswap, settlement=settlement)
+    fund.set_factory(factory, sender=deployer)
+    return Protocol(
+        factory=factory, registry=registry, blueprints=blueprints, uniswap=uniswap, settlement=settlement, fund=fund
+    )
 
 
 def required_stake(supply: int, initial_price: int, settlement_decimals: int, stake_bps: int = STAKE_BPS) -> int:
@@ -172,6 +181,20 @@ def onboard_agent(protocol: Protocol, admin: AccountAPI, agent: AccountAPI, bond
     if protocol.agent is None:
         protocol.agent = agent
     return agent
+
+
+def top_up_fund(protocol: Protocol, sender: AccountAPI, amount: int, fund=None):
+    """Adds ``amount`` settlement units to the protection fund's free fund
+    from ``sender``, funded first with ``fund(to, amount)`` (default: the test
+    stablecoin's ``faucet``; pass ``False`` to spend what ``sender`` has).
+    Returns the receipt."""
+    settlement = protocol.settlement
+    if fund is None:
+        settlement.faucet(sender, amount, sender=sender)
+    elif fund:
+        fund(sender, amount)
+    settlement.approve(protocol.fund, amount, sender=sender)
+    return protocol.fund.top_up(amount, sender=sender)
 
 
 def default_inputs(month_revenue: int, avg_monthly_revenue: int | None = None) -> uw.Inputs:

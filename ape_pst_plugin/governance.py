@@ -115,8 +115,8 @@ def deploy_governed_protocol(
     """Deploys the Safe, the timelock and the protocol, allow-lists and bonds
     the first risk ``agents`` (``agent_bond`` each, funded with ``fund(to,
     amount)``, default the test stablecoin's faucet), makes the timelock the
-    admin of the factory (and so of every listing it creates) and of the
-    underwriting registry, and leaves the deployer with no role at all."""
+    admin of the factory (and so of every listing it creates), of the
+    underwriting registry and of the protection fund, and leaves the deployer with no role at all."""
     from ape_pst_plugin.deployment import onboard_agent
 
     safe = deploy_safe(deployer, owners, threshold)
@@ -126,6 +126,7 @@ def deploy_governed_protocol(
         onboard_agent(protocol, deployer, agent, agent_bond, fund=fund)
     protocol.factory.transfer_ownership(timelock, sender=deployer)
     protocol.registry.transfer_ownership(timelock, sender=deployer)
+    protocol.fund.transfer_ownership(timelock, sender=deployer)
     # the set-up admin role was only needed while wiring; nobody keeps it
     timelock.renounceRole(timelock.DEFAULT_ADMIN_ROLE(), deployer, sender=deployer)
     return protocol, Governance(safe=safe, timelock=timelock)

@@ -1,6 +1,6 @@
 import pytest
 
-from ape_pst_plugin.deployment import create_listing, deploy_protocol, onboard_agent
+from ape_pst_plugin.deployment import create_listing, deploy_protocol, onboard_agent, top_up_fund
 from ape_pst_plugin.testing import fuzz_reproducible
 from ape_pst_plugin.testing import fuzz_settings as plugin_fuzz_settings
 from ape_pst_plugin.uniswap import deploy_uniswap
@@ -130,9 +130,11 @@ def agent(accounts, networks):
 @pytest.fixture(scope="session")
 def protocol(admin, guardian, uniswap, usdc, agent):
     """The protocol owned by `admin`, with `agent` bonded for 500 listings of
-    the fixtures' size (2,000,000 USDC market cap each)."""
+    the fixtures' size (2,000,000 USDC market cap each) and a protection fund
+    of 100,000,000 USDC (coverage for 1,000 of them)."""
     deployed = deploy_protocol(admin, uniswap, usdc, guardian=guardian)
     onboard_agent(deployed, admin, agent, 20_000_000 * USDC)
+    top_up_fund(deployed, admin, 100_000_000 * USDC)
     return deployed
 
 
@@ -173,7 +175,7 @@ def governed(admin, uniswap, usdc, guardian, safe_owners, agent):
     registry, the deployer keeps no role. `agent` is bonded on it."""
     from ape_pst_plugin.governance import deploy_governed_protocol
 
-    return deploy_governed_protocol(
+    protocol, governance = deploy_governed_protocol(
         admin,
         uniswap,
         usdc,
@@ -184,6 +186,8 @@ def governed(admin, uniswap, usdc, guardian, safe_owners, agent):
         agents=[agent],
         agent_bond=20_000_000 * USDC,
     )
+    top_up_fund(protocol, admin, 100_000_000 * USDC)
+    return protocol, governance
 
 
 @pytest.fixture(scope="module")

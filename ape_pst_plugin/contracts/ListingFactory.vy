@@ -17,7 +17,9 @@
         the token's Uniswap V2 pair with the protocol's settlement token, and
         pulls the stake from the merchant into the reserve, checking that
         exactly the stake arrived (fee-on-transfer and rebasing settlement
-        tokens are refused).
+        tokens are refused). The protocol's protection fund covers every
+        listing (its router pays the grade's premium there); while the
+        fund's coverage is under its minimum nothing is listed.
 """
 
 from ethereum.ercs import IERC20
@@ -32,6 +34,7 @@ from interfaces import IRevenueRouter
 from interfaces import IUniswapV2Factory
 from interfaces import IUniswapV2Pair
 from interfaces import IRevenueVerifier
+from interfaces import IProtectionFund
 
 initializes: ownable
 
@@ -72,6 +75,7 @@ struct Parties:
     vesting: address
     reserve: address
     verifier: address
+    fund: address
 
 
 event ListingCreated:
@@ -100,6 +104,19 @@ struct ListingTerms:
     avg_monthly_revenue: uint256
 
 
+interface IFund:
+    def can_list() -> bool: view
+    def cover_listing(
+        id: uint256,
+        token: address,
+        router: address,
+        reserve: address,
+        vesting: address,
+        merchant: address,
+        market_cap: uint256,
+    ): nonpayable
+
+
 interface IUnderwritingRegistry:
     def SETTLEMENT() -> address: view
     def record_listing(merchant: address, reserve: address, market_cap: uint256) -> ListingTerms: nonpayable
@@ -114,6 +131,7 @@ RESERVE_BLUEPRINT: public(immutable(address))
 VESTING_BLUEPRINT: public(immutable(address))
 REGISTRY: public(immutable(IUnderwritingRegistry))
 SETTLEMENT: public(immutable(address))
+FUND: public(immutable(address))
 
 listing_count: public(uint256)
 listings: public(HashMap[uint256, Listing])
@@ -128,7 +146,11 @@ _nonce: uint256
 
 @deploy
 def __init__(
-    uniswap_factory: IUniswapV2Factory, registry: IUnderwritingRegistry, blueprints: Blueprints, guardian_: address
+    uniswap_factory: IUniswapV2Factory,
+    registry: IUnderwritingRegistry,
+    fund: address,
+    blueprints: Blueprints,
+    guardian_: address,
 ):
     """
     @notice Sets the AMM, the underwriting registry and the blueprints every
@@ -136,11 +158,13 @@ def __init__(
     @param uniswap_factory The Uniswap V2 factory whose pairs listings trade on.
     @param registry The underwriting registry: attestations, terms, the
            revenue verifier of every listing and its settlement token.
+    @param fund The protocol's protection fund (premiums, pots, breakers).
     @param blueprints EIP-5202 blueprints of the six listing contracts.
     @param guardian_ The pause guardian handed to each new router and reserve.
     """
     assert uniswap_factory.address != empty(address), "factory: uniswap factory is the zero address"
     assert registry.address != empty(address), "factory: registry is the zero address"
+    assert fund != empty(address), "factory: fund is the zero address"
     assert blueprints.token != empty(address), "factory: blueprint is the zero address"
     assert blueprints.router != empty(address), "factory: blueprint is the zero address"
     assert blueprints.staking != empty(address), "factory: blueprint is the zero address"
@@ -156,6 +180,7 @@ def __init__(
     RESERVE_BLUEPRINT = blueprints.reserve
     VESTING_BLUEPRINT = blueprints.vesting
     REGISTRY = registry
+    FUND = fund
     SETTLEMENT = staticcall registry.SETTLEMENT()
     self.guardian = guardian_
     self._nonce = 1
@@ -193,6 +218,7 @@ def create_listing(
     assert supply != 0, "factory: zero supply"
     assert supply <= c.MAX_SUPPLY, "factory: supply above 2**96 - 1"
     assert initial_price != 0, "factory: zero price"
+    assert staticcall IFund(FUND).can_list(), "factory: protection fund under minimum coverage"
     settlement: address = SETTLEMENT
     decimals: uint8 = staticcall IERC20Detailed(settlement).decimals()
 
@@ -238,8 +264,10 @@ def create_listing(
             vesting=vesting,
             reserve=reserve,
             verifier=REGISTRY.address,
+            fund=FUND,
         ),
         c.DEFAULT_SHARE_BPS,
+        terms.premium_bps,
         c.PERIOD,
         owner,
         guardian,
@@ -269,6 +297,7 @@ def create_listing(
             staking=staking,
             vesting=vesting,
             verifier=IRevenueVerifier(REGISTRY.address),
+            fund=IProtectionFund(FUND),
             merchant=merchant,
         ),
         decimals,
@@ -309,6 +338,9 @@ def create_listing(
     )
     self.listing_id_of_token[token] = id + 1
     self.listing_count = id + 1
+    extcall IFund(FUND).cover_listing(
+        id, token, router, reserve, vesting, merchant, market_cap // 10**(18 - convert(decimals, uint256))
+    )
     log ListingCreated(
         id=id,
         token=token,

@@ -7,7 +7,10 @@
 @notice Fixed-supply ERC-20 (18 decimals) of one merchant listing. The whole
         supply is minted once, at deployment: `reserve_bps` of it to the ALAR
         reserve's inventory, the rest to the merchant's vesting contract. There is no mint or
-        burn entry point afterwards.
+        burn entry point afterwards. At the listing's default the reserve
+        freezes the merchant's and its payout address's tokens for good, so
+        the protection fund's pot, sized on the tokens outside insiders,
+        cannot be raced by insiders' tokens.
 """
 
 from ethereum.ercs import IERC20
@@ -30,8 +33,6 @@ exports: (
     erc20.totalSupply,
     erc20.balanceOf,
     erc20.allowance,
-    erc20.transfer,
-    erc20.transferFrom,
     erc20.approve,
     erc20.name,
     erc20.symbol,
@@ -43,6 +44,14 @@ exports: (
 )
 
 from modules import constants as c
+
+
+event Frozen:
+    account: indexed(address)
+
+
+RESERVE: public(immutable(address))
+frozen: public(HashMap[address, bool])
 
 
 @deploy
@@ -77,6 +86,48 @@ def __init__(
     erc20._mint(reserve, inventory)
     erc20._mint(merchant_vesting, supply - inventory)
 
+    RESERVE = reserve
     # Nobody may mint again: drop the deployer's minter role and the owner.
     erc20.is_minter[msg.sender] = False
     ownable._transfer_ownership(empty(address))
+
+
+@external
+def transfer(to: address, amount: uint256) -> bool:
+    """
+    @notice Moves `amount` tokens to `to` (not from a frozen account).
+    @param to The recipient, not the zero address.
+    @param amount Token amount.
+    @return True.
+    """
+    assert not self.frozen[msg.sender], "token: account frozen after default"
+    erc20._transfer(msg.sender, to, amount)
+    return True
+
+
+@external
+def transferFrom(owner: address, to: address, amount: uint256) -> bool:
+    """
+    @notice Moves `amount` tokens from `owner` (not a frozen account) to
+            `to`, spending the caller's allowance.
+    @param owner The holder.
+    @param to The recipient, not the zero address.
+    @param amount Token amount.
+    @return True.
+    """
+    assert not self.frozen[owner], "token: account frozen after default"
+    erc20._spend_allowance(owner, msg.sender, amount)
+    erc20._transfer(owner, to, amount)
+    return True
+
+
+@external
+def freeze(account: address):
+    """
+    @notice Freezes `account`'s tokens for good. The reserve only, at the
+            listing's default (the merchant and its payout address).
+    @param account The account.
+    """
+    assert msg.sender == RESERVE, "token: caller is not the reserve"
+    self.frozen[account] = True
+    log Frozen(account=account)

@@ -41,6 +41,7 @@ exports: (
     base.STAKING,
     base.VESTING,
     base.VERIFIER,
+    base.FUND,
     base.MERCHANT,
     base.SETTLEMENT_SCALE,
     base.TOKEN_IS_TOKEN0,
@@ -53,6 +54,7 @@ exports: (
     credit.reference_price,
     credit.defaulted_at,
     credit.held_for_fund,
+    credit.owed_to_stakers,
     credit.waived,
     stabiliser.net_spent,
 )
@@ -87,7 +89,8 @@ def __init__(
     @notice Creates the reserve of one listing. The factory transfers the
             merchant's stake (`stake_`) right after deployment.
     @param wiring The listing's token, settlement token, pair, oracle,
-           router, staking, vesting, revenue verifier and merchant.
+           router, staking, vesting, revenue verifier, the protocol's
+           protection fund and the merchant.
     @param settlement_decimals Decimals of the settlement token (<= 18).
     @param stake_ The listing-time stake, settlement units.
     @param stake_bps The stake's share of the market cap, bps.
@@ -137,6 +140,27 @@ def assess() -> uint256:
     @return The amount slashed to the stakers.
     """
     return credit._assess()
+
+
+@external
+@nonreentrant
+def deliver_compensation():
+    """
+    @notice Sends the slashed stake the staking distributor could not
+            receive earlier (anyone).
+    """
+    credit._deliver_compensation()
+
+
+@external
+def release_to_fund() -> uint256:
+    """
+    @notice Sends what is held for the protection fund to it. The fund
+            only, when it opens the listing's pot (called from inside
+            `assess()`, so it takes no reentrancy lock).
+    @return The amount sent.
+    """
+    return credit._release_to_fund()
 
 
 # ---------------------------------------------------------------- merchant

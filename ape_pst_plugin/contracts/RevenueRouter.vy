@@ -6,14 +6,23 @@
 @license GNU Affero General Public License v3.0 only
 @notice Customers pay a listed merchant through this contract. Every payment
         is split on chain: `gross * share_bps // 10_000` goes to the holders'
-        staking distributor, the rest to the merchant's payout address, so
-        revenue cannot be under-reported. The router also keeps the
-        listing's counted revenue per 30-day period, the only revenue the
-        oracle (EPS) and the credit assessment (targets) look at:
+        staking distributor, `gross * PREMIUM_BPS // 10_000` (the grade's
+        protection premium) to the protection fund, the rest to the
+        merchant's payout address, so revenue cannot be under-reported.
+        A transfer to one party that fails (a blacklist, a paused or
+        false-returning token) never blocks the payment and loses nothing:
+        the router takes that part itself and owes it, the merchant part to
+        the merchant (`withdraw_owed`, to any address it names), the holder
+        share and the premium to the next payment (or `deliver`). Only a
+        payer that cannot pay at all is refused. The payout address changes
+        through the timelock; every payout address it ever had stays an
+        insider. The router also keeps the listing's counted revenue per
+        30-day period, the only revenue the oracle (EPS) and the credit
+        assessment (targets) look at:
         `counted[p] = min(gross paid in p by non-insiders, verified_cap[p])`,
         the cap being the one in force at the start of `p` (read from the
         revenue verifier at the period's first counted payment). Insiders
-        (the merchant, its payout address, its vesting contract, the
+        (the merchant, its payout addresses, its vesting contract, the
         reserve) pay like anyone else and count nothing. The router records
         the time payments were paused, which pro-rates a period's target.
 """
@@ -23,6 +32,7 @@ from snekmate.auth import ownable
 from snekmate.utils import pausable
 
 from modules import constants as c
+from modules import transfers
 from interfaces import IRevenueVerifier
 
 initializes: ownable
@@ -37,6 +47,7 @@ exports: (
 
 interface IRevenueStaking:
     def notify_revenue(amount: uint256): nonpayable
+    def add_insider(account: address): nonpayable
 
 
 struct Parties:
@@ -46,6 +57,7 @@ struct Parties:
     vesting: address
     reserve: address
     verifier: IRevenueVerifier
+    fund: address
 
 
 event Payment:
@@ -53,7 +65,28 @@ event Payment:
     payer: indexed(address)
     gross: uint256
     holder_share: uint256
+    premium: uint256
     counted: bool
+
+
+event Owed:
+    party: indexed(address)
+    amount: uint256
+
+
+event Delivered:
+    party: indexed(address)
+    amount: uint256
+
+
+event OwedWithdrawn:
+    to: indexed(address)
+    amount: uint256
+
+
+event PayoutChanged:
+    old_payout: indexed(address)
+    new_payout: indexed(address)
 
 
 event ShareChanged:
@@ -66,6 +99,14 @@ event GuardianChanged:
     new_guardian: indexed(address)
 
 
+# _config packs the hot settings into one slot: (former payouts flag << 177)
+# | (debt flag << 176) | (share_bps << 160) | payout. The debt flag is set
+# while a holder share or a premium waits here to be delivered; the other
+# once the payout address has changed (so `pay` reads `former_payout` only
+# then).
+ADDRESS_MASK: constant(uint256) = (1 << 160) - 1
+DEBT_FLAG: constant(uint256) = 1 << 176
+FORMER_FLAG: constant(uint256) = 1 << 177
 # A period slot packs (verified cap + 1) << 128 | non-insider gross; 0: no
 # counted payment yet (the cap is read at the first one).
 HALF_MASK: constant(uint256) = (1 << 128) - 1
@@ -75,15 +116,22 @@ MAX_PAUSES_PER_PERIOD: constant(uint256) = 64
 SETTLEMENT: public(immutable(IERC20))
 STAKING: public(immutable(address))
 MERCHANT: public(immutable(address))
-MERCHANT_PAYOUT: public(immutable(address))
 VESTING: public(immutable(address))
 RESERVE: public(immutable(address))
 VERIFIER: public(immutable(IRevenueVerifier))
+FUND: public(immutable(address))
+PREMIUM_BPS: public(immutable(uint256))
 START: public(immutable(uint256))
 PERIOD: public(immutable(uint256))
 
-share_bps: public(uint256)
 guardian: public(address)
+_config: uint256
+# every payout address the listing had before the current one
+former_payout: public(HashMap[address, bool])
+# what failed transfers left here, owed to their party
+owed_to_merchant: public(uint256)
+undelivered_holder_share: public(uint256)
+owed_to_fund: public(uint256)
 
 # (gross << 128) | holder share, of every payment ever
 _cumulative: uint256
@@ -96,7 +144,13 @@ paused_since: public(uint256)
 
 @deploy
 def __init__(
-    settlement: IERC20, parties: Parties, share_bps_: uint256, period: uint256, owner_: address, guardian_: address
+    settlement: IERC20,
+    parties: Parties,
+    share_bps_: uint256,
+    premium_bps: uint256,
+    period: uint256,
+    owner_: address,
+    guardian_: address,
 ):
     """
     @notice Creates the router of one listing.
@@ -116,6 +170,8 @@ def __init__(
     assert parties.vesting != empty(address), "router: vesting is the zero address"
     assert parties.reserve != empty(address), "router: reserve is the zero address"
     assert parties.verifier.address != empty(address), "router: verifier is the zero address"
+    assert parties.fund != empty(address), "router: fund is the zero address"
+    assert premium_bps <= c.MAX_PREMIUM_BPS, "router: premium_bps out of bounds"
     assert owner_ != empty(address), "router: owner is the zero address"
     assert period != 0, "router: zero period"
     self._check_share_bps(share_bps_)
@@ -127,13 +183,14 @@ def __init__(
     SETTLEMENT = settlement
     STAKING = parties.staking
     MERCHANT = parties.merchant
-    MERCHANT_PAYOUT = parties.payout
     VESTING = parties.vesting
     RESERVE = parties.reserve
     VERIFIER = parties.verifier
+    FUND = parties.fund
+    PREMIUM_BPS = premium_bps
     START = block.timestamp
     PERIOD = period
-    self.share_bps = share_bps_
+    self._config = (share_bps_ << 160) | convert(parties.payout, uint256)
     self.guardian = guardian_
 
 
@@ -142,8 +199,10 @@ def __init__(
 def pay(order_id: bytes32, amount: uint256):
     """
     @notice Pays `amount` of the settlement token for order `order_id`. The
-            holders' share goes to the staking distributor, the rest to the
-            merchant. The payer must have approved this router. A payment by
+            holders' share goes to the staking distributor, the premium to
+            the protection fund, the rest to the merchant's payout address;
+            a part whose transfer fails is taken by the router and owed. The
+            payer must have approved this router for `amount`. A payment by
             an insider is split the same way but is not counted revenue.
     @param order_id The merchant's order reference (emitted, not checked).
     @param amount The gross amount, in settlement token units.
@@ -151,15 +210,18 @@ def pay(order_id: bytes32, amount: uint256):
     pausable._require_not_paused()
     assert amount != 0, "router: zero amount"
 
-    holder: uint256 = amount * self.share_bps // c.BPS
-    merchant: uint256 = amount - holder
+    config: uint256 = self._config
+    payout: address = convert(convert(config & ADDRESS_MASK, uint160), address)
+    holder: uint256 = amount * ((config >> 160) & 65535) // c.BPS
+    premium: uint256 = amount * PREMIUM_BPS // c.BPS
+    merchant: uint256 = amount - holder - premium
 
     cumulative: uint256 = self._cumulative
     new_gross: uint256 = (cumulative >> 128) + amount
     assert new_gross <= HALF_MASK, "router: cumulative revenue overflow"
     self._cumulative = (new_gross << 128) | ((cumulative & HALF_MASK) + holder)
 
-    counted: bool = not self._is_insider(msg.sender)
+    counted: bool = not self._is_insider(msg.sender, payout, config)
     if counted:
         index: uint256 = (block.timestamp - START) // PERIOD
         slot: uint256 = self._periods[index]
@@ -168,16 +230,52 @@ def pay(order_id: bytes32, amount: uint256):
             slot = (min(cap, HALF_MASK - 1) + 1) << 128
         self._periods[index] = slot + amount
 
+    if config & DEBT_FLAG != 0:
+        self._deliver_debts()
     if holder != 0:
-        assert extcall SETTLEMENT.transferFrom(
-            msg.sender, STAKING, holder, default_return_value=True
-        ), "router: transfer failed"
-        extcall IRevenueStaking(STAKING).notify_revenue(holder)
-    assert extcall SETTLEMENT.transferFrom(
-        msg.sender, MERCHANT_PAYOUT, merchant, default_return_value=True
-    ), "router: transfer failed"
+        if self._pull(msg.sender, STAKING, holder):
+            extcall IRevenueStaking(STAKING).notify_revenue(holder)
+        else:
+            self.undelivered_holder_share += self._take(msg.sender, STAKING, holder)
+    if premium != 0 and not self._pull(msg.sender, FUND, premium):
+        self.owed_to_fund += self._take(msg.sender, FUND, premium)
+    if not self._pull(msg.sender, payout, merchant):
+        self.owed_to_merchant += self._take(msg.sender, MERCHANT, merchant)
 
-    log Payment(order_id=order_id, payer=msg.sender, gross=amount, holder_share=holder, counted=counted)
+    log Payment(
+        order_id=order_id, payer=msg.sender, gross=amount, holder_share=holder, premium=premium, counted=counted
+    )
+
+
+@external
+@nonreentrant
+def withdraw_owed(to: address) -> uint256:
+    """
+    @notice The merchant takes the merchant part that could not be sent to
+            its payout address, to any address it names. Merchant only.
+    @param to The recipient, not the zero address.
+    @return The amount sent.
+    """
+    assert msg.sender == MERCHANT, "router: caller is not the merchant"
+    assert to != empty(address), "router: recipient is the zero address"
+    amount: uint256 = self.owed_to_merchant
+    assert amount != 0, "router: nothing owed"
+    self.owed_to_merchant = 0
+    assert self._push(to, amount), "router: transfer failed"
+    log OwedWithdrawn(to=to, amount=amount)
+    return amount
+
+
+@external
+@nonreentrant
+def deliver():
+    """
+    @notice Sends the holder share and the premium waiting here to the
+            staking distributor and the protection fund (anyone; `pay` does
+            it too). Reverts if nothing is waiting or nothing could be sent.
+    """
+    assert self._config & DEBT_FLAG != 0, "router: nothing to deliver"
+    assert self._deliver_debts(), "router: nothing could be delivered"
 
 
 @external
@@ -185,9 +283,10 @@ def pay(order_id: bytes32, amount: uint256):
 def is_insider(account: address) -> bool:
     """
     @notice Whether `account` is an insider of this listing (the merchant,
-            its payout address, its vesting contract or the reserve).
+            its payout address now or before, its vesting contract or the
+            reserve).
     """
-    return self._is_insider(account)
+    return self._is_insider(account, self._payout(), self._config)
 
 
 @external
@@ -307,8 +406,46 @@ def set_share_bps(new_share_bps: uint256):
     """
     ownable._check_owner()
     self._check_share_bps(new_share_bps)
-    log ShareChanged(old_share_bps=self.share_bps, new_share_bps=new_share_bps)
-    self.share_bps = new_share_bps
+    config: uint256 = self._config
+    log ShareChanged(old_share_bps=(config >> 160) & 65535, new_share_bps=new_share_bps)
+    self._config = (config & ~(65535 << 160)) | (new_share_bps << 160)
+
+
+@external
+def set_payout(new_payout: address):
+    """
+    @notice Changes where the merchant part of every payment goes (e.g.
+            away from a blacklisted address). Admin only (timelock). The old
+            payout address stays an insider, and the new one becomes one
+            here and in the staking distributor.
+    @param new_payout The new payout address: not zero, not the current one.
+    """
+    ownable._check_owner()
+    assert new_payout != empty(address), "router: payout is the zero address"
+    old: address = self._payout()
+    assert new_payout != old, "router: payout unchanged"
+    self.former_payout[old] = True
+    self._config = (self._config & ~ADDRESS_MASK) | convert(new_payout, uint256) | FORMER_FLAG
+    extcall IRevenueStaking(STAKING).add_insider(new_payout)
+    log PayoutChanged(old_payout=old, new_payout=new_payout)
+
+
+@external
+@view
+def share_bps() -> uint256:
+    """
+    @notice The holders' share of every payment, bps.
+    """
+    return (self._config >> 160) & 65535
+
+
+@external
+@view
+def payout() -> address:
+    """
+    @notice Where the merchant part of every payment goes now.
+    """
+    return self._payout()
 
 
 @external
@@ -349,8 +486,67 @@ def unpause():
 
 @internal
 @view
-def _is_insider(account: address) -> bool:
-    return account == MERCHANT or account == MERCHANT_PAYOUT or account == VESTING or account == RESERVE
+def _payout() -> address:
+    return convert(convert(self._config & ADDRESS_MASK, uint160), address)
+
+
+@internal
+@view
+def _is_insider(account: address, payout: address, config: uint256) -> bool:
+    if account == MERCHANT or account == payout or account == VESTING or account == RESERVE:
+        return True
+    return config & FORMER_FLAG != 0 and self.former_payout[account]
+
+
+@internal
+def _pull(payer: address, to: address, amount: uint256) -> bool:
+    return transfers._try_transfer_from(SETTLEMENT, payer, to, amount)
+
+
+@internal
+def _push(to: address, amount: uint256) -> bool:
+    return transfers._try_transfer(SETTLEMENT, to, amount)
+
+
+@internal
+def _take(payer: address, party: address, amount: uint256) -> uint256:
+    """
+    @notice Takes `amount` from the payer into the router for `party`, whose
+            own transfer failed; returns what arrived. Only a payer that
+            cannot pay at all makes the payment revert.
+    """
+    before: uint256 = staticcall SETTLEMENT.balanceOf(self)
+    assert self._pull(payer, self, amount), "router: payment transfer failed"
+    received: uint256 = staticcall SETTLEMENT.balanceOf(self) - before
+    if party != MERCHANT:
+        self._config |= DEBT_FLAG
+    log Owed(party=party, amount=received)
+    return received
+
+
+@internal
+def _deliver_debts() -> bool:
+    """
+    @notice Tries to send the waiting holder share and premium; clears the
+            debt flag once nothing waits. Whether anything was sent.
+    """
+    sent: bool = False
+    share: uint256 = self.undelivered_holder_share
+    if share != 0 and self._push(STAKING, share):
+        self.undelivered_holder_share = 0
+        extcall IRevenueStaking(STAKING).notify_revenue(share)
+        log Delivered(party=STAKING, amount=share)
+        share = 0
+        sent = True
+    premium: uint256 = self.owed_to_fund
+    if premium != 0 and self._push(FUND, premium):
+        self.owed_to_fund = 0
+        log Delivered(party=FUND, amount=premium)
+        premium = 0
+        sent = True
+    if share == 0 and premium == 0:
+        self._config &= ~DEBT_FLAG
+    return sent
 
 
 @internal

@@ -9,14 +9,19 @@
         accumulator keeps every call O(1) whatever the number of stakers.
         New revenue streams to the stakers linearly over `VESTING` (with what
         is left of earlier revenue), so a stake placed just before a large
-        payment and removed just after earns almost nothing of it. Revenue
-        that arrives, or streams, while nobody is staked belongs to the ALAR
-        reserve. Insiders of the listing (the merchant, its payout address,
-        its vesting contract, the reserve) cannot stake: neither the holder
-        share nor slashed stake can flow back to them.
+        payment and removed just after earns almost nothing of it. What is
+        streamed is what actually arrived (the balance growth since the last
+        notice), so a fee the token switches on later cannot leave the
+        distributor owing more than it holds. Revenue that arrives, or
+        streams, while nobody is staked belongs to the ALAR reserve
+        (`sweep_to_reserve`). Insiders of the listing (the merchant, its
+        payout addresses, its vesting contract, the reserve) cannot stake:
+        neither the holder share nor slashed stake can flow back to them.
 """
 
 from ethereum.ercs import IERC20
+
+from modules import transfers
 
 
 event Staked:
@@ -56,14 +61,15 @@ RPT_TO_USER: constant(uint256) = SCALE // USER_SCALE
 BALANCE_BITS: constant(uint256) = 96
 BALANCE_MASK: constant(uint256) = (1 << BALANCE_BITS) - 1
 MAX_ACCRUED: constant(uint256) = (1 << (256 - BALANCE_BITS)) - 1
-TIME_MASK: constant(uint256) = (1 << 128) - 1
+TIME_MASK: constant(uint256) = (1 << 64) - 1
+SEEN_MASK: constant(uint256) = (1 << 128) - 1
 
 LISTING_TOKEN: public(immutable(IERC20))
 SETTLEMENT: public(immutable(IERC20))
 ROUTER: public(immutable(address))
 RESERVE: public(immutable(address))
 MERCHANT: public(immutable(address))
-MERCHANT_PAYOUT: public(immutable(address))
+PAYOUT: public(immutable(address))
 MERCHANT_VESTING: public(immutable(address))
 VESTING: public(immutable(uint256))
 
@@ -71,13 +77,16 @@ total_staked: public(uint256)
 reward_per_token_stored: public(uint256)
 # settlement units per second, times SCALE
 reward_rate: public(uint256)
-# (period_finish << 128) | last_update, one slot
+# (settlement balance accounted for << 128) | (period_finish << 64) |
+# last_update, one slot
 _times: uint256
 reward_per_token_paid: public(HashMap[address, uint256])
 # (accrued reward in 1e-18 wei << 96) | staked balance
 _accounts: HashMap[address, uint256]
 # streamed while nobody was staked, times SCALE: the reserve's
 _unallocated: uint256
+# payout addresses the router named after listing
+insider: public(HashMap[address, bool])
 
 
 @deploy
@@ -115,7 +124,7 @@ def __init__(
     ROUTER = router
     RESERVE = reserve
     MERCHANT = merchant
-    MERCHANT_PAYOUT = payout
+    PAYOUT = payout
     MERCHANT_VESTING = merchant_vesting
     VESTING = vesting
 
@@ -131,9 +140,10 @@ def stake(amount: uint256):
     assert amount != 0, "staking: zero amount"
     assert (
         msg.sender != MERCHANT
-        and msg.sender != MERCHANT_PAYOUT
+        and msg.sender != PAYOUT
         and msg.sender != MERCHANT_VESTING
         and msg.sender != RESERVE
+        and not self.insider[msg.sender]
     ), "staking: insiders cannot stake"
     packed: uint256 = self._accrue(msg.sender, self._update_global())
     # the listing supply is below 2**96, so the balance cannot carry over
@@ -162,13 +172,17 @@ def unstake(amount: uint256):
 
 @external
 @nonreentrant
-def claim() -> uint256:
+def claim(receiver: address = msg.sender) -> uint256:
     """
-    @notice Sends the caller's accrued revenue share (settlement token).
+    @notice Sends the caller's accrued revenue share (settlement token) to
+            `receiver`. If the token refuses the transfer the claim reverts
+            and the share stays the caller's.
+    @param receiver Who is paid (default: the caller), not the zero address.
     @return The amount sent.
     """
+    assert receiver != empty(address), "staking: receiver is the zero address"
     packed: uint256 = self._accrue(msg.sender, self._update_global())
-    amount: uint256 = self._claim(msg.sender, packed)
+    amount: uint256 = self._claim(msg.sender, receiver, packed)
     assert amount != 0, "staking: nothing to claim"
     return amount
 
@@ -184,35 +198,58 @@ def exit() -> uint256:
     staked: uint256 = packed & BALANCE_MASK
     assert staked != 0, "staking: nothing staked"
     self._unstake(msg.sender, staked)
-    return self._claim(msg.sender, packed - staked)
+    return self._claim(msg.sender, msg.sender, packed - staked)
 
 
 @external
 @nonreentrant
 def notify_revenue(amount: uint256):
     """
-    @notice Starts streaming `amount` of settlement token that the router
-            (a payment's holder share) or the reserve (slashed merchant stake)
-            has just transferred here. With nobody staked the amount goes
-            straight to the reserve.
-    @param amount The amount to stream.
+    @notice Starts streaming what has arrived since the last notice: the
+            router's holder share or the reserve's slashed merchant stake
+            (`amount` is what the caller sent; a token fee may have taken
+            part of it, and anything else that arrived is streamed too).
+            With nobody staked it goes to the reserve (or, if the token
+            refuses that transfer, is set aside for `sweep_to_reserve`).
+    @param amount The amount the caller sent, for the event.
     """
     assert msg.sender == ROUTER or msg.sender == RESERVE, "staking: caller is not the router or the reserve"
     self._update_global()
-    if self.total_staked == 0:
-        assert extcall SETTLEMENT.transfer(RESERVE, amount, default_return_value=True), "staking: transfer failed"
-        log SentToReserve(amount=amount)
-        return
     times: uint256 = self._times
-    finish: uint256 = times >> 128
+    balance: uint256 = staticcall SETTLEMENT.balanceOf(self)
+    seen: uint256 = times >> 128
+    received: uint256 = 0
+    if balance > seen:
+        received = balance - seen
+    times = (times & ~(SEEN_MASK << 128)) | (min(balance, SEEN_MASK) << 128)
+    if self.total_staked == 0:
+        if received != 0 and transfers._try_transfer(SETTLEMENT, RESERVE, received):
+            times -= received << 128
+            log SentToReserve(amount=received)
+        else:
+            self._unallocated += received * SCALE
+        self._times = times
+        return
+    finish: uint256 = (times >> 64) & TIME_MASK
     leftover: uint256 = 0
     if block.timestamp < finish:
         leftover = (finish - block.timestamp) * self.reward_rate
-    rate: uint256 = (amount * SCALE + leftover) // VESTING
+    rate: uint256 = (received * SCALE + leftover) // VESTING
     finish = block.timestamp + VESTING
     self.reward_rate = rate
-    self._times = (finish << 128) | block.timestamp
-    log RevenueNotified(amount=amount, rate=rate, finish=finish)
+    self._times = (times & (SEEN_MASK << 128)) | (finish << 64) | block.timestamp
+    log RevenueNotified(amount=received, rate=rate, finish=finish)
+
+
+@external
+def add_insider(account: address):
+    """
+    @notice Makes `account` (a new payout address) an insider: it can no
+            longer stake. Router only.
+    @param account The new payout address.
+    """
+    assert msg.sender == ROUTER, "staking: caller is not the router"
+    self.insider[account] = True
 
 
 @external
@@ -227,6 +264,7 @@ def sweep_to_reserve() -> uint256:
     amount: uint256 = self._unallocated // SCALE
     assert amount != 0, "staking: nothing to sweep"
     self._unallocated -= amount * SCALE
+    self._times -= amount << 128
     assert extcall SETTLEMENT.transfer(RESERVE, amount, default_return_value=True), "staking: transfer failed"
     log SentToReserve(amount=amount)
     return amount
@@ -269,7 +307,7 @@ def period_finish() -> uint256:
     """
     @notice When the current revenue stream ends.
     """
-    return self._times >> 128
+    return (self._times >> 64) & TIME_MASK
 
 
 @external
@@ -298,7 +336,7 @@ def unallocated() -> uint256:
 def _streamed_since_update() -> uint256:
     times: uint256 = self._times
     last: uint256 = times & TIME_MASK
-    until: uint256 = min(block.timestamp, times >> 128)
+    until: uint256 = min(block.timestamp, (times >> 64) & TIME_MASK)
     if until <= last:
         return 0
     return (until - last) * self.reward_rate
@@ -354,11 +392,12 @@ def _unstake(account: address, amount: uint256):
 
 
 @internal
-def _claim(account: address, packed: uint256) -> uint256:
+def _claim(account: address, receiver: address, packed: uint256) -> uint256:
     # Writes `packed` back less the whole wei paid out; the sub-wei part stays.
     amount: uint256 = (packed >> BALANCE_BITS) // USER_SCALE
     self._accounts[account] = packed - ((amount * USER_SCALE) << BALANCE_BITS)
     if amount != 0:
-        assert extcall SETTLEMENT.transfer(account, amount, default_return_value=True), "staking: transfer failed"
+        self._times -= amount << 128
+        assert extcall SETTLEMENT.transfer(receiver, amount, default_return_value=True), "staking: transfer failed"
         log Claimed(account=account, amount=amount)
     return amount

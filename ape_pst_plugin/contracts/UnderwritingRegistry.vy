@@ -44,6 +44,15 @@ exports: (
 )
 
 
+interface IFactoryFund:
+    def FUND() -> address: view
+
+
+event HeldReleased:
+    reserve: indexed(address)
+    amount: uint256
+
+
 struct Attestation:
     merchant: address
     merchant_id: bytes32
@@ -639,6 +648,27 @@ def report_default(merchant: address):
     self.held_for_pot[msg.sender] += slashed
     self.total_held += slashed
     log AgentSlashed(agent=agent, reserve=msg.sender, amount=slashed, bond=bond)
+
+
+@external
+def release_held(reserve: address) -> uint256:
+    """
+    @notice Sends the agent slash held for `reserve`'s pot to the protection
+            fund (the factory's `FUND`), which calls this when it opens the pot.
+    @param reserve The defaulted listing's reserve.
+    @return The amount sent.
+    """
+    factory: address = self.factory
+    assert factory != empty(address), "registry: factory not set"
+    fund: address = staticcall IFactoryFund(factory).FUND()
+    assert msg.sender == fund, "registry: caller is not the fund"
+    amount: uint256 = self.held_for_pot[reserve]
+    if amount != 0:
+        self.held_for_pot[reserve] = 0
+        self.total_held -= amount
+        assert extcall SETTLEMENT.transfer(fund, amount, default_return_value=True), "registry: transfer failed"
+        log HeldReleased(reserve=reserve, amount=amount)
+    return amount
 
 
 # ---------------------------------------------------------------- governance

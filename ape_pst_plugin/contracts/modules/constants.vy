@@ -34,6 +34,8 @@ DEFAULT_TOLERANCE_BPS: constant(uint256) = 500
 MAX_TOLERANCE_BPS: constant(uint256) = 2_000
 MAX_VALIDITY: constant(uint256) = 35 * DAY
 MAX_TRAILING_PERIODS: constant(uint256) = 12
+# the protection premium a grade may set, bps of gross
+MAX_PREMIUM_BPS: constant(uint256) = 500
 
 # oracle
 DEFAULT_TWAP_WINDOW: constant(uint256) = 30 * 60
@@ -84,3 +86,23 @@ GRADE_A: constant(uint256) = 1
 GRADE_B: constant(uint256) = 2
 GRADE_C: constant(uint256) = 3
 GRADE_D: constant(uint256) = 4
+
+# holder protection fund (docs/PROTOCOL.md "Holder protection fund")
+DEFAULT_COVER_BPS: constant(uint256) = 5_000
+MIN_COVER_BPS: constant(uint256) = 1_000
+MAX_COVER_BPS: constant(uint256) = 10_000
+DEFAULT_MAX_PAYOUT_BPS: constant(uint256) = 3_000
+MIN_MAX_PAYOUT_BPS: constant(uint256) = 500
+MAX_MAX_PAYOUT_BPS: constant(uint256) = 5_000
+DEFAULT_PER_LISTING_CAP_BPS: constant(uint256) = 1_000
+MIN_PER_LISTING_CAP_BPS: constant(uint256) = 100
+DEFAULT_CLAIM_WINDOW: constant(uint256) = YEAR
+MIN_CLAIM_WINDOW: constant(uint256) = 30 * DAY
+MAX_CLAIM_WINDOW: constant(uint256) = 3 * YEAR
+DEFAULT_MIN_COVERAGE_BPS: constant(uint256) = 1_000
+MAX_MIN_COVERAGE_BPS: constant(uint256) = 5_000
+DEFAULT_STRESS_BPS: constant(uint256) = 5_000
+MIN_STRESS_BPS: constant(uint256) = 1_000
+MAX_STRESS_BPS: constant(uint256) = 10_000
+# a pot's per-token rate: settlement units per token wei, times RATE_SCALE
+RATE_SCALE: constant(uint256) = 10**36

@@ -8,8 +8,14 @@
         revenue) reaches the period's target, pro rata to the time payments
         were not paused. A miss slashes `SLASH_BPS` of the remaining stake to
         the stakers and makes the listing `LATE` (recording the TWAP as its
-        reference price); `MAX_MISSES` in a row default it for good, and the
-        rest of the stake is held for the protection fund. The target of a
+        reference price, reported to the protection fund for its stress
+        breaker); `MAX_MISSES` in a row default it for good: the rest of the
+        stake is held for the fund, which pulls it when it opens the
+        listing's pot, and the merchant's and payout's tokens are frozen.
+        Compensation the staking distributor cannot receive (the token
+        refuses) is owed to it and sent at the next miss or by
+        `deliver_compensation`; a refusing token never makes `assess()`
+        revert. The target of a
         period is the one in force when it began. The listing-time stake is
         never withdrawable; stake above the floor is, only while `ACTIVE`
         with every finished period assessed.
@@ -20,6 +26,7 @@ from snekmate.utils import math
 
 from . import constants as c
 from . import reserve_base as base
+from . import transfers
 
 uses: base
 
@@ -27,6 +34,14 @@ uses: base
 interface IRevenueStaking:
     def notify_revenue(amount: uint256): nonpayable
     def total_staked() -> uint256: view
+
+
+interface IListingToken:
+    def freeze(account: address): nonpayable
+
+
+interface IRouterPayout:
+    def payout() -> address: view
 
 
 event Assessed:
@@ -45,6 +60,15 @@ event Defaulted:
 
 event Waived:
     period: indexed(uint256)
+
+
+event ReleasedToFund:
+    amount: uint256
+
+
+event CompensationOwed:
+    amount: uint256
+    owed: uint256
 
 
 event StakeWithdrawn:
@@ -70,6 +94,8 @@ next_period: public(uint256)
 reference_price: public(uint256)
 defaulted_at: public(uint256)
 held_for_fund: public(uint256)
+# slashed stake the staking distributor could not receive yet
+owed_to_stakers: public(uint256)
 waived: public(HashMap[uint256, bool])
 
 # revenue target history, oldest first: (from_period << 128) | target
@@ -100,11 +126,12 @@ def __init__(stake_: uint256, stake_bps: uint256, revenue_target_: uint256):
 @view
 def _free_balance() -> uint256:
     """
-    @notice Settlement the stabiliser may spend: the balance less the stake
-            and what is held for the protection fund.
+    @notice Settlement the stabiliser may spend: the balance less the
+            stake, what is held for the protection fund and what is owed to
+            the stakers.
     """
     balance: uint256 = staticcall base.SETTLEMENT.balanceOf(self)
-    locked: uint256 = self.stake + self.held_for_fund
+    locked: uint256 = self.stake + self.held_for_fund + self.owed_to_stakers
     if balance <= locked:
         return 0
     return balance - locked
@@ -166,12 +193,17 @@ def _assess() -> uint256:
     if counted >= due:
         self.consecutive_misses = 0
         self.status = c.ACTIVE
+        if status == c.LATE:
+            extcall base.FUND.report_late(0)
         log Assessed(period=period, counted=counted, due=due, slashed=0, misses=0, status=c.ACTIVE)
         return 0
     misses: uint256 = self.consecutive_misses + 1
     self.consecutive_misses = misses
     if status == c.ACTIVE:
-        self.reference_price = staticcall base.ORACLE.twap_snapshot()
+        reference: uint256 = staticcall base.ORACLE.twap_snapshot()
+        self.reference_price = reference
+        if misses < c.MAX_MISSES:
+            extcall base.FUND.report_late(reference)
     remaining: uint256 = self.stake
     slashed: uint256 = remaining * c.SLASH_BPS // c.BPS
     remaining -= slashed
@@ -188,17 +220,60 @@ def _assess() -> uint256:
     if status == c.DEFAULTED:
         # the underwriting agent's bond is slashed for the listing's pot
         extcall base.VERIFIER.report_default(base.MERCHANT)
+        # insiders' tokens stay where they are: the pot covers the rest
+        extcall IListingToken(base.TOKEN.address).freeze(base.MERCHANT)
+        payout: address = staticcall IRouterPayout(base.ROUTER.address).payout()
+        if payout != base.MERCHANT:
+            extcall IListingToken(base.TOKEN.address).freeze(payout)
         log Defaulted(period=period, held_for_fund=self.held_for_fund)
+        # the fund pulls the held stake and opens the pot; if it cannot now
+        # (paused, the token refuses), anyone opens it later with `open_pot`
+        success: bool = raw_call(
+            base.FUND.address, method_id("report_default()"), revert_on_failure=False
+        )
     return slashed
 
 
 @internal
 def _compensate_stakers(amount: uint256):
-    # With nobody staked the compensation stays here as free balance.
-    if amount == 0 or staticcall IRevenueStaking(base.STAKING).total_staked() == 0:
+    # With nobody staked the compensation stays here as free balance. What
+    # the distributor cannot receive now is owed and sent with the next one.
+    if staticcall IRevenueStaking(base.STAKING).total_staked() == 0:
         return
-    base._send(base.SETTLEMENT, base.STAKING, amount)
-    extcall IRevenueStaking(base.STAKING).notify_revenue(amount)
+    total: uint256 = self.owed_to_stakers + amount
+    if total == 0:
+        return
+    if transfers._try_transfer(base.SETTLEMENT, base.STAKING, total):
+        self.owed_to_stakers = 0
+        extcall IRevenueStaking(base.STAKING).notify_revenue(total)
+    else:
+        self.owed_to_stakers = total
+        log CompensationOwed(amount=amount, owed=total)
+
+
+@internal
+def _deliver_compensation():
+    assert self.owed_to_stakers != 0, "reserve: nothing owed to stakers"
+    assert staticcall IRevenueStaking(base.STAKING).total_staked() != 0, "reserve: nobody staked"
+    total: uint256 = self.owed_to_stakers
+    self.owed_to_stakers = 0
+    base._send(base.SETTLEMENT, base.STAKING, total)
+    extcall IRevenueStaking(base.STAKING).notify_revenue(total)
+
+
+@internal
+def _release_to_fund() -> uint256:
+    """
+    @notice Sends what is held for the fund to the fund (the fund calls
+            this when it opens the pot).
+    """
+    assert msg.sender == base.FUND.address, "reserve: caller is not the fund"
+    amount: uint256 = self.held_for_fund
+    self.held_for_fund = 0
+    if amount != 0:
+        base._send(base.SETTLEMENT, base.FUND.address, amount)
+    log ReleasedToFund(amount=amount)
+    return amount
 
 
 @internal

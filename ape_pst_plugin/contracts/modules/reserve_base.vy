@@ -4,8 +4,8 @@
 @custom:contract-name reserve_base
 @license GNU Affero General Public License v3.0 only
 @notice The immutables the stabiliser and the credit modules share: the
-        listing's contracts, its merchant, its settlement scale, and the
-        pool reads both need.
+        listing's contracts, the protocol's protection fund, its merchant,
+        its settlement scale, and the pool reads both need.
 """
 
 from ethereum.ercs import IERC20
@@ -14,6 +14,7 @@ from ..interfaces import IUniswapV2Pair
 from ..interfaces import IRevenueRouter
 from ..interfaces import IPEOracle
 from ..interfaces import IRevenueVerifier
+from ..interfaces import IProtectionFund
 
 
 struct Wiring:
@@ -25,6 +26,7 @@ struct Wiring:
     staking: address
     vesting: address
     verifier: IRevenueVerifier
+    fund: IProtectionFund
     merchant: address
 
 
@@ -36,6 +38,7 @@ ROUTER: public(immutable(IRevenueRouter))
 STAKING: public(immutable(address))
 VESTING: public(immutable(address))
 VERIFIER: public(immutable(IRevenueVerifier))
+FUND: public(immutable(IProtectionFund))
 MERCHANT: public(immutable(address))
 # 10 ** (18 - settlement decimals): settlement units to wad
 SETTLEMENT_SCALE: public(immutable(uint256))
@@ -57,6 +60,7 @@ def __init__(wiring: Wiring, settlement_decimals: uint8):
     assert wiring.staking != empty(address), "reserve: staking is the zero address"
     assert wiring.vesting != empty(address), "reserve: vesting is the zero address"
     assert wiring.verifier.address != empty(address), "reserve: verifier is the zero address"
+    assert wiring.fund.address != empty(address), "reserve: fund is the zero address"
     assert wiring.merchant != empty(address), "reserve: merchant is the zero address"
     assert settlement_decimals <= 18, "reserve: settlement token has more than 18 decimals"
     TOKEN = wiring.token
@@ -67,6 +71,7 @@ def __init__(wiring: Wiring, settlement_decimals: uint8):
     STAKING = wiring.staking
     VESTING = wiring.vesting
     VERIFIER = wiring.verifier
+    FUND = wiring.fund
     MERCHANT = wiring.merchant
     SETTLEMENT_SCALE = 10**(18 - convert(settlement_decimals, uint256))
     TOKEN_IS_TOKEN0 = staticcall wiring.pair.token0() == wiring.token.address

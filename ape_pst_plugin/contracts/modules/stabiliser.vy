@@ -12,7 +12,8 @@
         It is then capped by the epoch's capacity, by what the reserve holds
         and, for buys, by the exposure limit. A spot more than
         `max_deviation_bps` away from the TWAP is refused. Buys only while
-        the listing is `ACTIVE` and its verified revenue is fresh; sells
+        the listing is `ACTIVE`, its verified revenue is fresh and the
+        protection fund is not in stress; sells
         while it is not `DEFAULTED`. The merchant stake is never spent.
 """
 
@@ -108,6 +109,7 @@ def _stabilise() -> uint256:
         assert status != c.DEFAULTED, "reserve: listing defaulted, no buys"
         assert status == c.ACTIVE, "reserve: listing is late, no buys"
         assert staticcall base.VERIFIER.is_fresh(base.MERCHANT), "reserve: verified revenue is stale, no buys"
+        assert not staticcall base.FUND.in_stress(), "reserve: protection fund in stress, no buys"
         return self._trade(True, pe, pe_low * eps // c.WAD, twap)
     if pe > pe_high:
         assert credit.status != c.DEFAULTED, "reserve: listing defaulted, no sells"

@@ -604,8 +604,8 @@ def status(listing_key, as_json):
 @json_option
 def pay(listing_key, amount_text, order_id, account_alias, as_json):
     """Pay AMOUNT to LISTING's merchant through its revenue router, approving
-    it first if needed; the holders' share is split off. AMOUNT is in whole
-    units of the settlement token, like 12.50."""
+    it first if needed; the holders' share and the protection premium are split
+    off. AMOUNT is in whole units of the settlement token, like 12.50."""
     listing = _listing(listing_key)
     decimals = listing.settlement.decimals()
     raw = _parse_amount(amount_text, decimals)
@@ -621,7 +621,8 @@ def pay(listing_key, amount_text, order_id, account_alias, as_json):
         Field("order_id", "0x" + order.hex()),
         amount("gross", event.gross, decimals),
         amount("holders", event.holder_share, decimals),
-        amount("merchant", event.gross - event.holder_share, decimals),
+        amount("protection_premium", event.premium, decimals),
+        amount("merchant", event.gross - event.holder_share - event.premium, decimals),
         Field("transaction", str(receipt.txn_hash)),
     ]
     emit(f"paid {listing.token.symbol()}", fields, as_json)

@@ -9,7 +9,7 @@ from ape.api import AccountAPI
 
 from ape_pst_plugin import pe as pem
 from ape_pst_plugin import underwriting as uw
-from ape_pst_plugin.constants import DAY, WAD  # noqa: F401 - re-exported
+from ape_pst_plugin.constants import DAY, INITIAL_UNLOCK_BPS, WAD  # noqa: F401 - re-exported
 from ape_pst_plugin.deployment import (
     RESERVE_ALLOCATION_BPS,
     Listing,
@@ -175,8 +175,9 @@ def open_market(
     listing = create_listing(protocol, admin, merchant=merchant, symbol=symbol, supply=supply, initial_price=price)
     if plan.revenue_target is not None:
         listing.reserve.set_revenue_target(plan.revenue_target, sender=admin)
-    # the merchant's allocation vests: 25% is releasable at listing
-    listing.release(merchant, merchant)
+    # the merchant's allocation vests: 25% is releasable at listing (exactly that, however many
+    # seconds the listing's transactions took)
+    listing.release(merchant, merchant, circulating * INITIAL_UNLOCK_BPS // pem.BPS)
     add_liquidity(protocol.uniswap, merchant, listing.token, plan.pool_tokens, settlement, plan.pool_settlement * unit)
     fund(payer, gross)
     settlement.approve(listing.router, 2**256 - 1, sender=payer)

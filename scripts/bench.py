@@ -28,6 +28,7 @@ from ape_pst_plugin.deployment import (
     listing_at,
     onboard_agent,
     required_stake,
+    top_up_fund,
 )
 from ape_pst_plugin.market import MarketPlan, open_market
 from ape_pst_plugin.npm import npm_contract
@@ -249,6 +250,8 @@ def _protocol(deployer, guardian, listings=1):
     protocol = deploy_protocol(deployer, deploy_uniswap(deployer), usdc, guardian=guardian)
     [agent] = _crowd(1)
     onboard_agent(protocol, deployer, agent, listings * 40_000 * USDC)
+    # the protection fund's minimum coverage: 10% of 50% of every listing's market cap
+    top_up_fund(protocol, deployer, listings * 100_000 * USDC)
     return usdc, protocol
 
 
@@ -348,6 +351,39 @@ def stabiliser_ops(deployer, guardian, merchant, payer, trader, keeper, listings
     return gas
 
 
+def fund_ops(deployer, guardian, merchant, payer, trader, keeper, holders):
+    """assess() that defaults a listing and opens its pot; a holder's first and second claim."""
+    usdc, protocol = _protocol(deployer, guardian)
+    market = open_market(
+        chain, protocol, deployer, merchant, payer, trader, keeper, usdc, plan=MarketPlan(revenue_target=100_000 * USDC)
+    )
+    token, reserve, fund = market.token, market.reserve, protocol.fund
+    for who in holders:
+        market.listing.release(merchant, who, 1_000 * WAD)
+        token.approve(fund, MAX, sender=who)
+    router = market.listing.router
+
+    def enter(period):
+        chain.pending_timestamp = max(router.START() + period * 30 * DAY + 60, chain.pending_timestamp)
+        chain.mine()
+        market.observe()
+
+    # periods 1, 2 and 3 pass without revenue: three misses in a row, the third defaults
+    enter(2)
+    reserve.assess(sender=keeper)  # period 0 held the history revenue: a hit
+    reserve.assess(sender=keeper)
+    enter(3)
+    reserve.assess(sender=keeper)
+    enter(4)
+    receipt = reserve.assess(sender=keeper)
+    assert receipt.events.filter(fund.PotOpened)
+    gas = {"assess_default": receipt.gas_used}
+    a, b = holders
+    gas["claim_first"] = fund.claim(market.listing.id, 100 * WAD, sender=a).gas_used
+    gas["claim"] = fund.claim(market.listing.id, 100 * WAD, sender=b).gas_used
+    return gas
+
+
 def timelock_ops(deployer, dao):
     """schedule / execute of the same payload on ours and on OZ 4.9.6 TimelockController."""
     usdc = deployer.deploy(project.TestStablecoin, "Test USD Coin", "USDC", 6)
@@ -386,16 +422,18 @@ def main():
     alone = stabiliser_ops(deployer, guardian, merchant, payer, trader, keeper, listings=1)
     crowded = stabiliser_ops(deployer, guardian, merchant, payer, trader, keeper, listings=100)
     lock = timelock_ops(deployer, accounts.test_accounts[8])
+    pot = fund_ops(deployer, guardian, merchant, payer, trader, keeper, _crowd(2))
 
     table = Table()
     t = table.add
     t(
-        "pay() steady state (split + counted revenue)",
+        "pay() steady state (split + premium + counted revenue)",
         one["pay"],
         anchor["release"],
         "OZ PaymentSplitter.release(token)",
-        "<= 90,000",
-        "a customer's second payment of the period; merchant and stakers already hold USDC; "
+        "<= 95,000",
+        "a customer's second payment of the period; merchant, stakers and the protection fund already hold USDC; "
+        "three parties paid (holders, fund, merchant), each transfer tried without reverting; "
         "splitter: second release to a paid payee",
     )
     t(
@@ -480,6 +518,23 @@ def main():
     t("PEOracle.update()", alone["update"])
     t("assess() target hit", alone["assess_hit"])
     t("assess() miss, 20% slashed to stakers", alone["assess_miss"])
+    t(
+        "assess() third miss: default, pot opened",
+        pot["assess_default"],
+        alone["assess_miss"],
+        "assess() miss",
+        "",
+        "slash to stakers, agent bond slashed, insiders' tokens frozen, the fund pulls both earmarks and fixes the rate",
+    )
+    t(
+        "ProtectionFund.claim, steady state",
+        pot["claim"],
+        alone["swap"],
+        "Router02 swapExactTokensForTokens",
+        "<= 1.0x",
+        "a second holder hands in 100 tokens for settlement at the pot's rate; anchor: selling 100 tokens on the pool",
+    )
+    t("ProtectionFund.claim, the pot's first", pot["claim_first"], alone["swap"], "Router02 swapExactTokensForTokens")
     for key, label in (
         ("buy", "stabilise() buy"),
         ("sell", "stabilise() sell"),

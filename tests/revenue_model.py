@@ -17,6 +17,8 @@ BPS = 10_000
 class RevenueModel:
     vesting: int
     share_bps: int = 1000
+    premium_bps: int = 25  # grade A's protection premium
+    premiums: int = 0
     payments: list[tuple[int, int, int]] = field(default_factory=list)  # (timestamp, gross, holder)
     balances: dict[str, int] = field(default_factory=dict)
     owed: dict[str, Fraction] = field(default_factory=dict)  # ideal accrued, not yet claimed
@@ -51,8 +53,10 @@ class RevenueModel:
 
     def pay(self, now: int, gross: int, insider: bool = False) -> int:
         """Returns the holder share; streams it (or hands it to the reserve).
+        The protection premium (``premium_bps`` of gross) adds to ``premiums``.
         Only a non-insider's payment is counted revenue."""
         holder = gross * self.share_bps // BPS
+        self.premiums += gross * self.premium_bps // BPS
         self.payments.append((now, gross, holder))
         if not insider:
             p = (now - self.start) // pem.PERIOD

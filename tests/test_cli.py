@@ -139,8 +139,10 @@ def test_pay_splits_the_payment(known, usdc, accounts):
     usdc.faucet(payer, 1_000 * USDC, sender=payer)
     merchant_before, payer_before = usdc.balanceOf(known.merchant), usdc.balanceOf(payer)
     out = run_json("pay", "ACME", "12.5")
-    assert out["gross"] == "12.500000" and out["holders"] == "1.250000" and out["merchant"] == "11.250000"
-    assert usdc.balanceOf(known.merchant) - merchant_before == 11_250_000
+    # grade A: 25 bps of gross to the protection fund, from the merchant part
+    assert (out["gross"], out["holders"], out["protection_premium"]) == ("12.500000", "1.250000", "0.031250")
+    assert out["merchant"] == "11.218750"
+    assert usdc.balanceOf(known.merchant) - merchant_before == 11_218_750
     assert payer_before - usdc.balanceOf(payer) == 12_500_000
 
 

@@ -131,21 +131,26 @@ def test_third_miss_in_a_row_defaults(committed, chain, payer, usdc):
         _finish_period(chain, committed, payer)
         receipt = committed.reserve.assess(sender=payer)
     reserve = committed.reserve
-    # 20,000 + 16,000 + 12,800 slashed to the stakers; the remaining 51,200 is held for the protection fund
+    # 20,000 + 16,000 + 12,800 slashed to the stakers; the remaining 51,200 goes to the listing's pot
     assert receipt.return_value == 12_800 * USDC
     assert usdc.balanceOf(committed.staking) - staking_before == 48_800 * USDC
     assert (reserve.status(), reserve.consecutive_misses(), reserve.stake()) == (DEFAULTED, 3, 0)
-    assert reserve.held_for_fund() == 51_200 * USDC
     assert reserve.defaulted_at() == receipt.timestamp
     [event] = receipt.events.filter(reserve.Defaulted)
     assert (event.period, event.held_for_fund) == (2, 51_200 * USDC)
+    # the fund opened the pot in the same transaction and pulled the held stake
+    [released] = receipt.events.filter(reserve.ReleasedToFund)
+    assert released.amount == 51_200 * USDC
+    assert reserve.held_for_fund() == 0
 
 
-def test_held_for_fund_is_not_free_balance(committed, chain, payer, usdc, admin):
+def test_held_for_fund_is_not_free_balance(committed, chain, payer, usdc, admin, protocol):
+    protocol.fund.pause(sender=admin)  # new pots paused: the held stake waits in the reserve
     for _ in range(3):
         _finish_period(chain, committed, payer)
         committed.reserve.assess(sender=payer)
     reserve = committed.reserve
+    assert reserve.held_for_fund() == 51_200 * USDC
     assert reserve.free_balance() == usdc.balanceOf(reserve) - 51_200 * USDC
     with ape.reverts("reserve: amount exceeds the free balance"):
         reserve.withdraw(admin, reserve.free_balance() + 1, sender=admin)
@@ -204,7 +209,7 @@ def test_payments_after_default_still_split(committed, chain, payer, usdc, merch
         committed.reserve.assess(sender=payer)
     before = usdc.balanceOf(merchant)
     committed.router.pay(ORDER, 1_000 * USDC, sender=payer)
-    assert usdc.balanceOf(merchant) - before == 900 * USDC
+    assert usdc.balanceOf(merchant) - before == 900 * USDC - 1_000 * USDC * committed.router.PREMIUM_BPS() // 10_000
 
 
 # ---------------------------------------------------------------- what counts (W2)

@@ -109,11 +109,13 @@ def test_met_period_makes_a_late_listing_active_again(m, payer, admin, merchant)
 def test_three_misses_default_the_listing(m):
     _enter(m, 4)
     _assess(m)
-    statuses = [_assess(m)[1].status for _ in range(3)]
-    assert statuses == [LATE, LATE, DEFAULTED]
+    assessed = [_assess(m) for _ in range(3)]
+    assert [event.status for _, event in assessed] == [LATE, LATE, DEFAULTED]
     assert m.reserve.status() == DEFAULTED
-    # 100,000 stake: 20,000 + 16,000 + 12,800 slashed, 51,200 held for the protection fund
-    assert m.reserve.held_for_fund() == 51_200 * USDC
+    # 100,000 stake: 20,000 + 16,000 + 12,800 slashed; the other 51,200 and the agent's slash open the pot
+    [slash] = assessed[-1][0].events.filter(m.protocol.registry.AgentSlashed)
+    assert m.protocol.fund.pots(m.listing.id).earmarked == 51_200 * USDC + slash.amount
+    assert m.reserve.held_for_fund() == 0
     assert m.reserve.stake() == 0
 
 

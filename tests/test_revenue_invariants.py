@@ -33,7 +33,7 @@ class RevenueMachine(ChainMachine):
         self.router, self.staking, self.usdc = self.listing.router, self.listing.staking, self.listing.settlement
         self.payers, self.stakers, self.jit = e["payers"], e["stakers"], e["jit"]
         self.merchant, self.reserve, self.factory, self.admin = e["merchant"], e["reserve"], e["factory"], e["admin"]
-        self.registry, self.agent = e["registry"], e["agent"]
+        self.registry, self.agent, self.fund = e["registry"], e["agent"], e["fund"]
         latest = self.registry.latest(self.merchant)
         self.month_revenue, self.avg_monthly_revenue = latest.month_revenue, latest.avg_monthly_revenue
         records, periods = counted_revenue_state(self.router, self.registry, self.merchant)
@@ -46,19 +46,23 @@ class RevenueMachine(ChainMachine):
         payer_before = self.usdc.balanceOf(payer)
         merchant_before = self.usdc.balanceOf(self.merchant)
         holders_before = self.usdc.balanceOf(self.staking) + self.usdc.balanceOf(self.reserve)
+        fund_before = self.usdc.balanceOf(self.fund)
+        premiums_before = self.model.premiums
         p = self.router.current_period()
         receipt = self.send(self.router.pay, b"\x07" * 32, amount, sender=payer)
         [event] = receipt.events.filter(self.router.Payment)
         merchant_part = self.usdc.balanceOf(self.merchant) - merchant_before
         holder_part = self.usdc.balanceOf(self.staking) + self.usdc.balanceOf(self.reserve) - holders_before
+        premium_part = self.usdc.balanceOf(self.fund) - fund_before
         if insider:  # the merchant paid itself: it got its own merchant part back
             merchant_part += amount
         else:
             assert payer_before - self.usdc.balanceOf(payer) == amount
-        # R1: conservation and the exact share, for every payment
-        assert merchant_part + holder_part == amount
+        # R1: conservation (holder + premium + merchant == gross) and the exact shares, for every payment
+        assert merchant_part + holder_part + premium_part == amount
         assert holder_part == amount * self.router.share_bps() // 10_000 == event.holder_share
         assert self.model.pay(self.now, amount, insider=insider) == holder_part
+        assert premium_part == self.model.premiums - premiums_before == event.premium
         # W1: counted revenue is min(non-insider gross, verified cap); an insider's payment counts nothing
         assert event.counted == (not insider)
         assert self.router.counted(p) == self.model.counted(p) <= self.router.period_gross(p)
@@ -204,6 +208,7 @@ def machine_env(chain, listing, accounts, admin, merchant, payer, stakers, usdc,
         admin=admin,
         registry=protocol.registry,
         agent=protocol.agent,
+        fund=protocol.fund,
     )
 
 

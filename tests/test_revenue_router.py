@@ -7,12 +7,16 @@ ZERO = "0x0000000000000000000000000000000000000000"
 ORDER = b"order-1".ljust(32, b"\0")
 
 
-def test_pay_splits_ten_percent_to_holders(router, usdc, payer, merchant, staking, stakers):
+def test_pay_splits_ten_percent_to_holders_and_the_premium_to_the_fund(
+    router, usdc, payer, merchant, staking, stakers, protocol
+):
     staking.stake(10**18, sender=stakers[0])
-    before = usdc.balanceOf(merchant), usdc.balanceOf(staking)
+    premium = 1_000 * USDC * router.PREMIUM_BPS() // 10_000  # grade A: 25 bps
+    before = usdc.balanceOf(merchant), usdc.balanceOf(staking), usdc.balanceOf(protocol.fund)
     router.pay(ORDER, 1_000 * USDC, sender=payer)
-    assert usdc.balanceOf(merchant) - before[0] == 900 * USDC
+    assert usdc.balanceOf(merchant) - before[0] == 900 * USDC - premium
     assert usdc.balanceOf(staking) - before[1] == 100 * USDC
+    assert usdc.balanceOf(protocol.fund) - before[2] == premium == 2_500_000
 
 
 def test_pay_emits_payment_with_order_id(router, payer):
@@ -22,6 +26,7 @@ def test_pay_emits_payment_with_order_id(router, payer):
     assert event.payer == payer
     assert event.gross == 77 * USDC
     assert event.holder_share == 77 * USDC // 10
+    assert event.premium == 77 * USDC * 25 // 10_000
     assert event.counted == 1  # the bool decodes as 1
 
 
@@ -37,13 +42,11 @@ def test_one_wei_payment_goes_to_merchant(router, usdc, payer, merchant):
     assert usdc.balanceOf(merchant) - before == 1
 
 
-def test_cumulative_and_period_revenue(router, payer):
+def test_period_revenue_adds_up_payments(router, payer):
     period = router.current_period()
     before = router.period_gross(period)
     router.pay(ORDER, 300 * USDC, sender=payer)
     router.pay(ORDER, 200 * USDC, sender=payer)
-    assert router.cumulative_gross_revenue() == 500 * USDC
-    assert router.cumulative_holder_revenue() == 50 * USDC
     assert router.period_gross(period) == before + 500 * USDC
 
 
@@ -57,17 +60,16 @@ def test_merchant_payment_is_split_but_not_counted(router, usdc, merchant, staki
     [event] = receipt.events.filter(router.Payment)
     assert event.counted == 0
     assert event.holder_share == 100 * USDC
-    # the merchant is its own payout address here: it paid 1,000 and got 900 back
-    assert before[0] - usdc.balanceOf(merchant) == 100 * USDC
+    # the merchant is its own payout address here: it paid 1,000 and got 900 less the premium back
+    assert before[0] - usdc.balanceOf(merchant) == 100 * USDC + event.premium
     assert usdc.balanceOf(staking) - before[1] == 100 * USDC
-    assert router.cumulative_gross_revenue() == 1_000 * USDC
     assert (router.period_gross(period), router.counted(period)) == (gross, counted)
 
 
 def test_insiders_are_the_merchant_payout_vesting_and_reserve(listing, router, payer, stakers):
     for insider in (listing.merchant, listing.vesting, listing.reserve):
         assert router.is_insider(insider)
-    assert router.MERCHANT_PAYOUT() == listing.merchant  # the fixture's payout is the merchant
+    assert router.payout() == listing.merchant  # the fixture's payout is the merchant
     for outsider in (payer, stakers[0], listing.staking, listing.router):
         assert not router.is_insider(outsider)
 
@@ -85,7 +87,8 @@ def test_admin_sets_share_bps(router, admin, payer, merchant, usdc):
     router.set_share_bps(3000, sender=admin)
     before = usdc.balanceOf(merchant)
     router.pay(ORDER, 100 * USDC, sender=payer)
-    assert usdc.balanceOf(merchant) - before == 70 * USDC
+    assert router.share_bps() == 3000
+    assert usdc.balanceOf(merchant) - before == 70 * USDC - 100 * USDC * router.PREMIUM_BPS() // 10_000
 
 
 @pytest.mark.parametrize("bps", [0, 99, 3001, 10_000])
@@ -111,11 +114,10 @@ def test_pay_rejects_zero_amount(router, usdc, payer):
 
 def test_guardian_pauses_payments(router, guardian, payer, usdc):
     router.pause(sender=guardian)
-    before = usdc.balanceOf(payer)
+    before = usdc.balanceOf(payer), router.period_gross(router.current_period())
     with ape.reverts("pausable: contract is paused"):
         router.pay(ORDER, 10 * USDC, sender=payer)
-    assert usdc.balanceOf(payer) == before
-    assert router.cumulative_gross_revenue() == 0
+    assert (usdc.balanceOf(payer), router.period_gross(router.current_period())) == before
 
 
 def test_guardian_cannot_unpause(router, guardian):
@@ -128,8 +130,9 @@ def test_guardian_cannot_unpause(router, guardian):
 def test_admin_unpauses(router, guardian, admin, payer):
     router.pause(sender=guardian)
     router.unpause(sender=admin)
+    before = router.period_gross(router.current_period())
     router.pay(ORDER, 10 * USDC, sender=payer)
-    assert router.cumulative_gross_revenue() == 10 * USDC
+    assert router.period_gross(router.current_period()) == before + 10 * USDC
 
 
 def test_stranger_cannot_pause(router, attacker):
@@ -147,18 +150,21 @@ def test_pay_without_allowance_moves_nothing(router, usdc, attacker, merchant):
     assert usdc.balanceOf(merchant) == before
 
 
-PARTY_FIELDS = ("staking", "merchant", "payout", "vesting", "reserve", "verifier")
+PARTY_FIELDS = ("staking", "merchant", "payout", "vesting", "reserve", "verifier", "fund")
 
 
 def _router_args(admin, usdc, **over):
     parties = {field: admin.address for field in PARTY_FIELDS}
     parties.update({k: v for k, v in over.items() if k in parties})
-    args = dict(settlement=usdc.address, share_bps=1000, period=30 * DAY, owner=admin.address, guardian=ZERO)
+    args = dict(
+        settlement=usdc.address, share_bps=1000, premium_bps=25, period=30 * DAY, owner=admin.address, guardian=ZERO
+    )
     args.update({k: v for k, v in over.items() if k in args})
     return [
         args["settlement"],
         tuple(parties[f] for f in PARTY_FIELDS),
         args["share_bps"],
+        args["premium_bps"],
         args["period"],
         args["owner"],
         args["guardian"],
@@ -175,6 +181,7 @@ def _router_args(admin, usdc, **over):
         ("vesting", "router: vesting is the zero address"),
         ("reserve", "router: reserve is the zero address"),
         ("verifier", "router: verifier is the zero address"),
+        ("fund", "router: fund is the zero address"),
         ("owner", "router: owner is the zero address"),
     ],
 )
@@ -191,6 +198,11 @@ def test_constructor_rejects_zero_period(deployer, project, admin, usdc):
 def test_constructor_checks_share_bounds_like_the_setter(deployer, project, admin, usdc):
     with ape.reverts("router: share_bps out of bounds"):
         deployer.deploy(project.RevenueRouter, *_router_args(admin, usdc, share_bps=3001))
+
+
+def test_constructor_checks_premium_bounds(deployer, project, admin, usdc):
+    with ape.reverts("router: premium_bps out of bounds"):
+        deployer.deploy(project.RevenueRouter, *_router_args(admin, usdc, premium_bps=501))
 
 
 def test_pause_records_when_it_began(router, guardian):

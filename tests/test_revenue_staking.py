@@ -211,7 +211,7 @@ def test_payout_address_cannot_stake(protocol, admin, merchant, usdc, accounts, 
 
 def test_insiders_are_wired(listing, staking, merchant):
     assert staking.MERCHANT() == merchant.address
-    assert staking.MERCHANT_PAYOUT() == merchant.address
+    assert staking.PAYOUT() == merchant.address
     assert staking.MERCHANT_VESTING() == listing.vesting.address
     assert staking.RESERVE() == listing.reserve.address
 

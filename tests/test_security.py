@@ -140,11 +140,18 @@ def test_self_payment_cannot_meet_the_target(setup):
     assert counted == [0] * len(counted)
     _report(
         f"self-paid targets: {reserve.consecutive_misses()} misses in a row, status {reserve.status()} "
-        f"(2 = defaulted); slashed to stakers {sum(results) / USDC:,.0f}, held for the fund "
-        f"{reserve.held_for_fund() / USDC:,.0f} of 100,000 USDC"
+        f"(2 = defaulted); slashed to stakers {sum(results) / USDC:,.0f}, to the listing's pot "
+        f"{_earmarked_stake(s) / USDC:,.0f} of 100,000 USDC"
     )
     assert reserve.status() == 2 and reserve.consecutive_misses() == 3
-    assert reserve.stake() == 0 and reserve.held_for_fund() > 0
+    assert reserve.stake() == 0 and _earmarked_stake(s) == 100_000 * USDC - sum(results)
+
+
+def _earmarked_stake(s):
+    """What the defaulted listing's reserve sent to its protection-fund pot (the fund opened it at
+    the default and pulled the held stake)."""
+    [event] = s.reserve.ReleasedToFund.range(0, s.chain.blocks.head.number + 1)
+    return event.amount
 
 
 def test_merchant_cannot_stake_its_allocation(setup):
@@ -174,11 +181,11 @@ def test_merchant_cannot_stake_its_allocation(setup):
     _report(
         f"merchant staking: the merchant recovered {recovered / USDC:,.0f} of 100,000 USDC stake "
         f"(staking {staked / WAD:,.0f} released tokens beside 100,000 honest); "
-        f"{reserve.held_for_fund() / USDC:,.0f} held for the fund; {locked / WAD:,.0f} tokens never vest"
+        f"{_earmarked_stake(s) / USDC:,.0f} to the listing's pot; {locked / WAD:,.0f} tokens never vest"
     )
     assert recovered < 30_000 * USDC
-    # three misses: 20% of 100,000, of 80,000, of 64,000 to the stakers; the remaining 51,200 held for the fund
-    assert reserve.held_for_fund() == 51_200 * USDC
+    # three misses: 20% of 100,000, of 80,000, of 64,000 to the stakers; the remaining 51,200 to the pot
+    assert _earmarked_stake(s) == 51_200 * USDC
     s.sleep(90 * DAY)
     assert s.listing.vesting.vested() == vested and locked > 0  # vesting stopped for good at the default
 

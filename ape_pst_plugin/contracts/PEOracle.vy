@@ -236,8 +236,9 @@ def circulating_supply() -> uint256:
 @view
 def holder_supply() -> uint256:
     """
-    @notice Circulating supply less the merchant's unvested tokens: what
-            holders have (the protection fund pays on it).
+    @notice Circulating supply less the merchant's unvested tokens (the
+            protection fund's `covered_tokens` also leaves out what the
+            merchant and its payout address hold).
     """
     return staticcall TOKEN.totalSupply() - staticcall TOKEN.balanceOf(RESERVE) - staticcall TOKEN.balanceOf(VESTING)
 

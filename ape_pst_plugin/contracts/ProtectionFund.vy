@@ -213,7 +213,13 @@ def __init__(settlement: IERC20, registry: IRegistry, guardian_: address):
 
 @external
 def cover_listing(
-    id: uint256, token: address, router: address, reserve: address, vesting: address, merchant: address, market_cap: uint256
+    id: uint256,
+    token: address,
+    router: address,
+    reserve: address,
+    vesting: address,
+    merchant: address,
+    market_cap: uint256,
 ):
     """
     @notice Starts covering a new listing. Factory only.

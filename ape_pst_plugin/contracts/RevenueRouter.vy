@@ -133,8 +133,6 @@ owed_to_merchant: public(uint256)
 undelivered_holder_share: public(uint256)
 owed_to_fund: public(uint256)
 
-# (gross << 128) | holder share, of every payment ever
-_cumulative: uint256
 _periods: HashMap[uint256, uint256]
 # finished pauses, oldest first: (start << 128) | end; and the running one's start
 _pauses: HashMap[uint256, uint256]
@@ -216,11 +214,6 @@ def pay(order_id: bytes32, amount: uint256):
     premium: uint256 = amount * PREMIUM_BPS // c.BPS
     merchant: uint256 = amount - holder - premium
 
-    cumulative: uint256 = self._cumulative
-    new_gross: uint256 = (cumulative >> 128) + amount
-    assert new_gross <= HALF_MASK, "router: cumulative revenue overflow"
-    self._cumulative = (new_gross << 128) | ((cumulative & HALF_MASK) + holder)
-
     counted: bool = not self._is_insider(msg.sender, payout, config)
     if counted:
         index: uint256 = (block.timestamp - START) // PERIOD
@@ -228,6 +221,7 @@ def pay(order_id: bytes32, amount: uint256):
         if slot == 0:
             cap: uint256 = staticcall VERIFIER.verified_cap(MERCHANT, START + index * PERIOD)
             slot = (min(cap, HALF_MASK - 1) + 1) << 128
+        assert (slot & HALF_MASK) + amount <= HALF_MASK, "router: period revenue overflow"
         self._periods[index] = slot + amount
 
     if config & DEBT_FLAG != 0:
@@ -368,24 +362,6 @@ def unpaused_time(period: uint256) -> uint256:
         if began < end:
             paused += min(finished, end) - max(began, start)
     return PERIOD - min(paused, PERIOD)
-
-
-@external
-@view
-def cumulative_holder_revenue() -> uint256:
-    """
-    @notice All holder shares ever paid through this router.
-    """
-    return self._cumulative & HALF_MASK
-
-
-@external
-@view
-def cumulative_gross_revenue() -> uint256:
-    """
-    @notice All gross revenue ever paid through this router (insiders included).
-    """
-    return self._cumulative >> 128
 
 
 @external

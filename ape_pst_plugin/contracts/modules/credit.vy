@@ -228,9 +228,7 @@ def _assess() -> uint256:
         log Defaulted(period=period, held_for_fund=self.held_for_fund)
         # the fund pulls the held stake and opens the pot; if it cannot now
         # (paused, the token refuses), anyone opens it later with `open_pot`
-        success: bool = raw_call(
-            base.FUND.address, method_id("report_default()"), revert_on_failure=False
-        )
+        success: bool = raw_call(base.FUND.address, method_id("report_default()"), revert_on_failure=False)
     return slashed
 
 

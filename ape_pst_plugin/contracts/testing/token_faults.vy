@@ -10,6 +10,7 @@
         nothing, by returning false. Test contracts: anyone may switch.
 """
 
+
 event Blacklisted:
     account: indexed(address)
     blocked: bool

@@ -38,7 +38,13 @@ import pytest
 # a failing machine step should say which values differed, as in a test module
 pytest.register_assert_rewrite("ape_pst_plugin.testing", "ape_pst_plugin.stabiliser_model")
 
-from ape_pst_plugin.deployment import Protocol, _containers, deploy_protocol_with, onboard_agent  # noqa: E402
+from ape_pst_plugin.deployment import (  # noqa: E402
+    Protocol,
+    _containers,
+    deploy_protocol_with,
+    onboard_agent,
+    top_up_fund,
+)
 from ape_pst_plugin.market import Market, MarketPlan, open_market  # noqa: E402
 from ape_pst_plugin.testing import StabiliserMachine, fuzz_settings  # noqa: E402
 from ape_pst_plugin.uniswap import deploy_uniswap  # noqa: E402
@@ -141,10 +147,13 @@ def pst(pst_accounts, pst_uniswap, pst_settlement, pst_blueprints) -> Protocol:
     """The PST protocol: the underwriting registry, listing blueprints and
     the factory, owned by ``pst_accounts.admin``, guardian
     ``pst_accounts.guardian``; ``pst_accounts.agent`` is bonded for 500
-    listings of 2,000,000 settlement units of market cap."""
+    listings of 2,000,000 settlement units of market cap, and the protection
+    fund holds 100,000,000 (the minimum coverage of 1,000 such listings)."""
     a = pst_accounts
+    unit = 10 ** pst_settlement.decimals()
     protocol = deploy_protocol_with(a.admin, pst_uniswap, pst_settlement, guardian=a.guardian, overrides=pst_blueprints)
-    onboard_agent(protocol, a.admin, a.agent, 20_000_000 * 10 ** pst_settlement.decimals())
+    onboard_agent(protocol, a.admin, a.agent, 20_000_000 * unit)
+    top_up_fund(protocol, a.admin, 100_000_000 * unit)
     return protocol
 
 

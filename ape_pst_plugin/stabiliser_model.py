@@ -56,7 +56,8 @@ class StabiliserModel:
     misses: int = 0
     status: int = ACTIVE
     reference_price: int = 0
-    held_for_fund: int = 0
+    held_for_fund: int = 0  # waits in the reserve only while the fund cannot open the pot (paused)
+    to_fund: int = 0  # the stake's rest, sent to the listing's pot at default
     slashed_total: int = 0
     waived: set = field(default_factory=set)
 
@@ -231,7 +232,8 @@ class StabiliserModel:
         remaining, self.status = self.stake - slashed, LATE
         if self.misses >= MAX_MISSES:
             self.status = DEFAULTED
-            self.held_for_fund += remaining
+            # the protection fund opens the listing's pot in the same call and pulls the rest
+            self.to_fund += remaining
             remaining = 0
         self.stake = remaining
         self.slashed_total += slashed

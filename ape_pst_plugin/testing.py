@@ -425,7 +425,7 @@ class StabiliserMachine(ChainMachine):
             amount = min(int(r_token * frac), self.token.balanceOf(self.trader))
             token_in, token_out = self.token, self.usdc
         else:
-            amount = int(r_settlement * frac)
+            amount = min(int(r_settlement * frac), self.usdc.balanceOf(self.trader))
             token_in, token_out = self.usdc, self.token
         if amount == 0:
             return
@@ -611,10 +611,12 @@ class StabiliserMachine(ChainMachine):
         if p not in self.model.waived and cap < self.model.target_of(p):
             assert self.model.misses == misses + 1
             self.seen["W2 miss"] += 1
-        # C1: SLASH_BPS per miss; at the MAX_MISSES-th miss in a row the rest is held for the fund
+        # C1: SLASH_BPS per miss; at the MAX_MISSES-th miss in a row the rest goes to the listing's pot
         assert expected == (stake * SLASH_BPS // 10_000 if self.model.misses > misses else 0)
         if self.model.defaulted:
-            assert misses + 1 == MAX_MISSES and self.reserve.held_for_fund() == stake - expected
+            [released] = receipt.events.filter(self.reserve.ReleasedToFund)
+            assert misses + 1 == MAX_MISSES and released.amount == stake - expected
+            assert self.reserve.held_for_fund() == 0
             self.seen["default"] += 1
         assert self.reserve.stake() == self.model.stake
         assert self.reserve.status() == self.model.status

@@ -531,7 +531,7 @@ def main():
         pot["claim"],
         alone["swap"],
         "Router02 swapExactTokensForTokens",
-        "<= 1.0x",
+        "",
         "a second holder hands in 100 tokens for settlement at the pot's rate; anchor: selling 100 tokens on the pool",
     )
     t("ProtectionFund.claim, the pot's first", pot["claim_first"], alone["swap"], "Router02 swapExactTokensForTokens")

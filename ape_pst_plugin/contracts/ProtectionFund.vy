@@ -308,19 +308,23 @@ def claim(id: uint256, amount: uint256, receiver: address = msg.sender) -> uint2
     @param receiver Who is paid (default: the caller), not the zero address.
     @return The settlement amount paid.
     """
-    pot: Pot = self.pots[id]
-    assert pot.opened_at != 0, "fund: no open pot for this listing"
-    assert not pot.closed and block.timestamp < pot.opened_at + self.params.claim_window, "fund: claim window closed"
+    # only the fields a claim needs (a whole struct would read every slot)
+    opened_at: uint256 = self.pots[id].opened_at
+    assert opened_at != 0, "fund: no open pot for this listing"
+    assert (
+        not self.pots[id].closed and block.timestamp < opened_at + self.params.claim_window
+    ), "fund: claim window closed"
     assert amount != 0, "fund: zero amount"
     assert receiver != empty(address), "fund: receiver is the zero address"
-    listing: Covered = self.listings[id]
-    assert not staticcall IRouter(listing.router).is_insider(msg.sender), "fund: insiders cannot claim"
-    assert pot.claimed_tokens + amount <= pot.covered_tokens, "fund: claim exceeds the covered tokens"
-    paid: uint256 = math._mul_div(amount, pot.rate, c.RATE_SCALE, False)
-    self.pots[id].claimed_tokens = pot.claimed_tokens + amount
-    self.pots[id].paid = pot.paid + paid
+    router: address = self.listings[id].router
+    assert not staticcall IRouter(router).is_insider(msg.sender), "fund: insiders cannot claim"
+    claimed: uint256 = self.pots[id].claimed_tokens + amount
+    assert claimed <= self.pots[id].covered_tokens, "fund: claim exceeds the covered tokens"
+    paid: uint256 = math._mul_div(amount, self.pots[id].rate, c.RATE_SCALE, False)
+    self.pots[id].claimed_tokens = claimed
+    self.pots[id].paid += paid
     self.locked -= paid
-    assert extcall IERC20(listing.token).transferFrom(
+    assert extcall IERC20(self.listings[id].token).transferFrom(
         msg.sender, self, amount, default_return_value=True
     ), "fund: token transfer failed"
     if paid != 0:

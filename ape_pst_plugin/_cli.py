@@ -314,7 +314,8 @@ def _listing(key: str):
 
 @click.group(name="pst", cls=PstGroup)
 def cli():
-    """PST protocol: deploy, inspect listings, pay, stabilise, assess, underwrite, fork and simulate."""
+    """PST protocol: deploy, inspect listings, pay, stabilise, assess, underwrite, the protection fund
+    (fund, claim), fork and simulate."""
 
 
 # --- deploy ----------------------------------------------------------------------------------
@@ -677,6 +678,119 @@ def assess(listing_key, account_alias, as_json):
         Field("status", STATUS[event.status]),
     ]
     emit(f"{listing.token.symbol()} assess", fields, as_json)
+
+
+# --- protection fund -------------------------------------------------------------------------
+
+MAX_UINT = 2**256 - 1
+
+
+def _pot_record(fund, listing_id: int, symbol: str, decimals: int) -> list[Field]:
+    """One pot's fields; the rate as settlement per whole token (exact)."""
+    pot = fund.pots(listing_id)
+    window = fund.params().claim_window
+    return [
+        Field("listing", listing_id),
+        Field("symbol", symbol),
+        amount("pot", pot.amount, decimals),
+        amount("earmarked", pot.earmarked, decimals),
+        amount("from_fund", pot.from_fund, decimals),
+        amount("loss_base", pot.loss_base, decimals),
+        wad("covered_tokens", pot.covered_tokens),
+        # settlement units per token wei times 1e36 -> whole settlement per whole token
+        amount("rate_per_token", pot.rate, 18 + decimals),
+        wad("claimed_tokens", pot.claimed_tokens),
+        amount("paid", pot.paid, decimals),
+        Field("opened_at", pot.opened_at),
+        Field("window_ends_at", pot.opened_at + window),
+        Field("closed", bool(pot.closed)),
+    ]
+
+
+@cli.command(name="fund", cls=PstCommand, short_help="The protection fund: free fund, coverage, stress, pots.")
+@json_option
+def fund_(as_json):
+    """Show the holders' protection fund: its balance, the free fund (balance
+    less what open pots owe), coverage (free fund over cover_bps of the live
+    listings' market caps; under the minimum nothing is listed), stress (late
+    listings' loss bases against the free fund; in stress no reserve buys),
+    its parameters and every defaulted listing's pot."""
+    from ape_pst_plugin.deployment import listing_at
+    from ape_pst_plugin.registry import load_deployment
+
+    protocol = load_deployment().protocol
+    fund, settlement = protocol.fund, protocol.settlement
+    decimals = settlement.decimals()
+    params = fund.params()
+    coverage = fund.coverage_bps()
+    fields = [
+        Field("address", fund.address),
+        amount("balance", settlement.balanceOf(fund), decimals),
+        amount("free_fund", fund.free_fund(), decimals),
+        amount("owed_by_open_pots", fund.locked(), decimals),
+        amount("committed_from_fund", fund.committed(), decimals),
+        amount("covered_market_cap", fund.covered_market_cap(), decimals),
+        Field("coverage_bps", None if coverage == MAX_UINT else coverage, why="no live listing"),
+        Field("min_coverage_bps", params.min_coverage_bps),
+        Field("listing_allowed", bool(fund.can_list())),
+        amount("late_loss_total", fund.late_loss_total(), decimals),
+        Field("stress_bps", params.stress_bps),
+        Field("in_stress", bool(fund.in_stress())),
+        Field("cover_bps", params.cover_bps),
+        Field("max_payout_bps", params.max_payout_bps),
+        Field("per_listing_cap_bps", params.per_listing_cap_bps),
+        Field("claim_window_days", params.claim_window // DAY),
+        Field("paused", bool(fund.paused())),
+    ]
+    pots = []
+    for listing_id in range(protocol.factory.listing_count()):
+        if fund.pots(listing_id).opened_at:
+            symbol = listing_at(protocol, listing_id).token.symbol()
+            pots.append(_pot_record(fund, listing_id, symbol, decimals))
+    if as_json:
+        fields.append(Field("pots", [{f.key: f.value for f in pot} for pot in pots]))
+        emit("protection fund", fields, as_json)
+        return
+    fields.append(Field("open_pots", fund.open_pot_count()))
+    emit("protection fund", fields, as_json)
+    for pot in pots:
+        emit(f"pot of listing {pot[0].value} ({pot[1].value})", pot[2:], as_json)
+
+
+@cli.command(cls=PstCommand, short_help="Hand in a defaulted listing's tokens for its pot's rate.")
+@click.argument("listing_key", metavar="LISTING")
+@click.argument("amount_text", metavar="AMOUNT", callback=_positive_number)
+@click.option("--receiver", default=None, callback=_address, help="Who is paid (default: the signer).")
+@account_option
+@json_option
+def claim(listing_key, amount_text, receiver, account_alias, as_json):
+    """Hand in AMOUNT tokens (whole tokens, like 12.5) of the defaulted
+    LISTING to the protection fund, approving it first if needed, and receive
+    AMOUNT times the pot's fixed rate in the settlement token. The tokens stay
+    in the fund for good."""
+    from ape_pst_plugin.registry import load_deployment
+
+    listing = _listing(listing_key)
+    fund = load_deployment().protocol.fund
+    symbol, decimals = listing.token.symbol(), listing.settlement.decimals()
+    raw = _parse_amount(amount_text, 18)
+    holder = _account(account_alias)
+    if not fund.pots(listing.id).opened_at:
+        raise BadInput(f"{symbol} has no open pot: only a defaulted listing's holders claim (see `ape pst fund`)")
+    if listing.token.balanceOf(holder) < raw:
+        raise BadAmount(f"{holder.address} holds less than {amount_text} {symbol}")
+    if listing.token.allowance(holder, fund) < raw:
+        listing.token.approve(fund, raw, sender=holder)
+    receipt = fund.claim(listing.id, raw, receiver or holder.address, sender=holder)
+    [event] = receipt.events.filter(fund.Claimed)
+    fields = [
+        wad("tokens_handed_in", event.tokens),
+        amount("paid", event.paid, decimals),
+        Field("receiver", event.receiver),
+        amount("rate_per_token", fund.pots(listing.id).rate, 18 + decimals),
+        Field("transaction", str(receipt.txn_hash)),
+    ]
+    emit(f"{symbol} claim", fields, as_json)
 
 
 # --- underwriting ----------------------------------------------------------------------------

@@ -309,3 +309,25 @@ def market(chain, protocol, admin, merchant, payer, trader, keeper, usdc):
     return open_market(
         chain, protocol, admin, merchant, payer, trader, keeper, usdc, plan=MarketPlan(revenue_target=0), symbol="MKT"
     )
+
+
+# ---------------------------------------------------------------- the CLI's view of the chain
+
+
+@pytest.fixture
+def record(tmp_path, monkeypatch):
+    """The CLI's record of deployments, in a file of this test's own."""
+    from ape_pst_plugin import registry
+
+    path = tmp_path / "deployments.json"
+    monkeypatch.setattr(registry, "record_path", lambda: path)
+    return path
+
+
+@pytest.fixture
+def known(record, protocol, listing):
+    """This network's record points at the test protocol (which has `listing`)."""
+    from ape_pst_plugin import registry
+
+    registry.save_record({"factory": protocol.factory.address, "uniswap_router": protocol.uniswap.router.address})
+    return listing

@@ -21,20 +21,6 @@ from ape_pst_plugin.underwriting import GRADES
 USDC = 10**6
 
 
-@pytest.fixture
-def record(tmp_path, monkeypatch):
-    path = tmp_path / "deployments.json"
-    monkeypatch.setattr(registry, "record_path", lambda: path)
-    return path
-
-
-@pytest.fixture
-def known(record, protocol, listing):
-    """This network's record points at the test protocol (which has `listing`)."""
-    registry.save_record({"factory": protocol.factory.address, "uniswap_router": protocol.uniswap.router.address})
-    return listing
-
-
 def run(*args):
     from ape import networks
 
@@ -68,7 +54,8 @@ def assert_one_line_error(result, fragment):
 
 
 @pytest.mark.parametrize(
-    "command", ["deploy", "list", "status", "pe", "pay", "stabilise", "assess", "underwrite", "fork", "simulate"]
+    "command",
+    ["deploy", "list", "status", "pe", "pay", "stabilise", "assess", "underwrite", "fund", "claim", "fork", "simulate"],
 )
 def test_every_command_has_help(command):
     result = CliRunner().invoke(cli, [command, "--help"])

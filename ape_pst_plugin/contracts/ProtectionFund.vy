@@ -244,15 +244,20 @@ def cover_listing(
 
 
 @external
-def report_late(loss_base: uint256):
+def report_late(reference_price: uint256):
     """
-    @notice A listing's reserve reports the loss base of its late listing
-            (the reference price times the tokens outside insiders), or 0
-            when it is no longer late. Counts towards stress.
-    @param loss_base Settlement units; 0 clears.
+    @notice A listing's reserve reports the reference price of its late
+            listing, or 0 when it is no longer late. Its loss base (the
+            price times the tokens outside insiders now, settlement units)
+            counts towards stress.
+    @param reference_price Wad (settlement per token, 18 decimals); 0 clears.
     """
     id: uint256 = self._id_of(msg.sender)
-    assert self.listings[id].live, "fund: listing defaulted"
+    listing: Covered = self.listings[id]
+    assert listing.live, "fund: listing defaulted"
+    loss_base: uint256 = 0
+    if reference_price != 0:
+        loss_base = math._mul_div(reference_price, self._holder_tokens(listing), c.WAD, False) // SETTLEMENT_SCALE
     total: uint256 = self.late_loss_total - self.listings[id].late_loss_base + loss_base
     self.listings[id].late_loss_base = loss_base
     self.late_loss_total = total

@@ -80,13 +80,19 @@ def releasable() -> uint256:
 @nonreentrant
 def release(to: address, amount: uint256):
     """
-    @notice Sends `amount` unlocked tokens to `to`. Merchant only.
+    @notice Sends `amount` unlocked tokens to `to`. Merchant only; after
+            the listing's default only to the merchant itself (its tokens
+            are frozen there, outside the protection fund's pot).
     @param to Recipient, not the zero address.
     @param amount Token wei, > 0, at most `releasable()`.
     """
     assert msg.sender == MERCHANT, "vesting: caller is not the merchant"
     assert to != empty(address), "vesting: recipient is the zero address"
     assert amount != 0, "vesting: zero amount"
+    # after default the merchant's tokens are frozen where they are: a fresh
+    # address would claim the protection fund's pot with them
+    if staticcall RESERVE.defaulted_at() != 0:
+        assert to == MERCHANT, "vesting: after default only to the merchant"
     released: uint256 = self.released + amount
     assert released <= self._vested(), "vesting: amount exceeds the releasable tokens"
     self.released = released

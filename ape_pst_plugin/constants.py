@@ -17,3 +17,24 @@ DEFAULT_TOLERANCE_BPS = 500
 #: A listing's credit status as the reserve's ``status()`` returns it.
 STATUS = ("active", "late", "defaulted")
 ACTIVE, LATE, DEFAULTED = range(3)
+
+# holder protection fund (``contracts/modules/constants.vy``, docs/PROTOCOL.md "Holder protection fund")
+DEFAULT_COVER_BPS = 5_000
+MIN_COVER_BPS = 1_000
+MAX_COVER_BPS = 10_000
+DEFAULT_MAX_PAYOUT_BPS = 3_000
+MIN_MAX_PAYOUT_BPS = 500
+MAX_MAX_PAYOUT_BPS = 5_000
+DEFAULT_PER_LISTING_CAP_BPS = 1_000
+MIN_PER_LISTING_CAP_BPS = 100
+DEFAULT_CLAIM_WINDOW = YEAR
+MIN_CLAIM_WINDOW = 30 * DAY
+MAX_CLAIM_WINDOW = 3 * YEAR
+DEFAULT_MIN_COVERAGE_BPS = 1_000
+MAX_MIN_COVERAGE_BPS = 5_000
+DEFAULT_STRESS_BPS = 5_000
+MIN_STRESS_BPS = 1_000
+MAX_STRESS_BPS = 10_000
+#: A pot's per-token rate is settlement units per token wei, times RATE_SCALE.
+RATE_SCALE = 10**36
+MAX_UINT256 = 2**256 - 1

@@ -2,7 +2,7 @@
 same as `PEOracle.vy`, `RevenueRouter.vy` and the reserve's modules (tests
 compare them to the wei). Sections follow docs/PROTOCOL.md: units and
 formulas (counted revenue, earnings, supply), then the stabiliser's trade
-sizing.
+sizing, then the protection fund's pots (`ProtectionFund.vy`).
 
 Units: prices and EPS are "wad": settlement units per whole token with 18
 decimals, whatever the settlement token's decimals; amounts are raw token
@@ -14,10 +14,16 @@ from math import isqrt
 from ape_pst_plugin.constants import (  # noqa: F401 - re-exported: pe.WAD etc. are public
     BPS,
     DAY,
+    DEFAULT_COVER_BPS,
+    DEFAULT_MAX_PAYOUT_BPS,
+    DEFAULT_PER_LISTING_CAP_BPS,
+    DEFAULT_STRESS_BPS,
     DEFAULT_TOLERANCE_BPS,
     MAX_TRAILING_PERIODS,
+    MAX_UINT256,
     MAX_VALIDITY,
     PERIOD,
+    RATE_SCALE,
     WAD,
     YEAR,
 )
@@ -186,3 +192,65 @@ def min_out(
     else:
         expected = amount_out(amount_in, t_token, t_settlement)
     return expected * (BPS - slippage_bps) // BPS
+
+
+# ---------------------------------------------------------------- holder protection fund
+# ProtectionFund.vy, integer for integer (docs/PROTOCOL.md "Holder protection fund").
+
+
+def premium(gross: int, premium_bps: int) -> int:
+    """The protection premium of a payment (``RevenueRouter.pay``), settlement units."""
+    return gross * premium_bps // BPS
+
+
+def loss_base(reference_price: int, holder_tokens: int, settlement_decimals: int) -> int:
+    """A listing's loss base: the reference price (wad) times its holders'
+    tokens ``H`` (token wei), in settlement units."""
+    return reference_price * holder_tokens // WAD // scale(settlement_decimals)
+
+
+def pot_size(
+    earmarked: int,
+    loss_base: int,
+    free: int,
+    committed: int,
+    cover_bps: int = DEFAULT_COVER_BPS,
+    max_payout_bps: int = DEFAULT_MAX_PAYOUT_BPS,
+    per_listing_cap_bps: int = DEFAULT_PER_LISTING_CAP_BPS,
+) -> tuple[int, int]:
+    """(amount, from_fund) of a pot opened with ``earmarked`` pulled in and
+    ``free`` the free fund before they arrived, ``committed`` the free-fund
+    parts of the pots still open: ``earmarked + min(cover - earmarked,
+    max_payout * (free + committed) - committed, per_listing_cap * free)``,
+    each term floored at 0."""
+    cover = loss_base * cover_bps // BPS
+    from_fund = max(cover - earmarked, 0)
+    aggregate = (free + committed) * max_payout_bps // BPS
+    from_fund = min(from_fund, max(aggregate - committed, 0))
+    from_fund = min(from_fund, free * per_listing_cap_bps // BPS)
+    return earmarked + from_fund, from_fund
+
+
+def pot_rate(amount: int, holder_tokens: int) -> int:
+    """A pot's fixed per-token rate, settlement units per token wei times ``RATE_SCALE`` (0 without holders)."""
+    return amount * RATE_SCALE // holder_tokens if holder_tokens else 0
+
+
+def claim_payment(amount: int, rate: int) -> int:
+    """What handing in ``amount`` token wei pays at ``rate``, settlement units."""
+    return amount * rate // RATE_SCALE
+
+
+def coverage_bps(free: int, covered_market_cap: int, cover_bps: int = DEFAULT_COVER_BPS) -> int:
+    """Free fund over ``cover_bps`` of the live listings' listing-time market
+    caps, bps (``MAX_UINT256`` with no live listing)."""
+    if covered_market_cap == 0:
+        return MAX_UINT256
+    return free * BPS * BPS // (covered_market_cap * cover_bps)
+
+
+def in_stress(
+    late_loss_total: int, free: int, cover_bps: int = DEFAULT_COVER_BPS, stress_bps: int = DEFAULT_STRESS_BPS
+) -> bool:
+    """Whether ``cover_bps`` of the late listings' loss bases exceeds ``stress_bps`` of the free fund."""
+    return late_loss_total != 0 and late_loss_total * cover_bps > stress_bps * free

@@ -201,6 +201,12 @@ def simulate(scenario, days, seed, step_hours, out, as_json):
         "final_inventory": exact(last.inventory, 18),
         "start_stake": exact(result.start_stake, result.decimals),
         "final_stake": exact(last.stake, result.decimals),
+        "fund_free_before": exact(result.fund_before.get("free"), result.decimals),
+        "fund_free_after": exact(result.fund_after.get("free"), result.decimals),
+        "pot": {k: v for k, v in result.pot.items() if k != "id"} if result.pot else None,
+        "claims": [
+            {"day": c["hour"] / 24, "holder": c["who"], "tokens": c["tokens"], "paid": c["paid"]} for c in result.claims
+        ],
         "wall_seconds": round(result.wall_seconds, 3),
         "files": {name: str(path.resolve()) for name, path in paths.items()},
     }

@@ -223,12 +223,26 @@ def pot_size(
     parts of the pots still open: ``earmarked + min(cover - earmarked,
     max_payout * (free + committed) - committed, per_listing_cap * free)``,
     each term floored at 0."""
-    cover = loss_base * cover_bps // BPS
-    from_fund = max(cover - earmarked, 0)
-    aggregate = (free + committed) * max_payout_bps // BPS
-    from_fund = min(from_fund, max(aggregate - committed, 0))
-    from_fund = min(from_fund, free * per_listing_cap_bps // BPS)
+    from_fund = min(pot_caps(earmarked, loss_base, free, committed, cover_bps, max_payout_bps, per_listing_cap_bps))
     return earmarked + from_fund, from_fund
+
+
+def pot_caps(
+    earmarked: int,
+    loss_base: int,
+    free: int,
+    committed: int,
+    cover_bps: int = DEFAULT_COVER_BPS,
+    max_payout_bps: int = DEFAULT_MAX_PAYOUT_BPS,
+    per_listing_cap_bps: int = DEFAULT_PER_LISTING_CAP_BPS,
+) -> tuple[int, int, int]:
+    """The three caps on a pot's free-fund part, each floored at 0: the cover
+    left after the earmarks (``cover_bps`` of the loss base), the fund-wide cap
+    (``max_payout_bps`` of free plus committed, less committed) and the
+    per-listing cap (``per_listing_cap_bps`` of free). The smallest binds."""
+    cover = max(loss_base * cover_bps // BPS - earmarked, 0)
+    aggregate = max((free + committed) * max_payout_bps // BPS - committed, 0)
+    return cover, aggregate, free * per_listing_cap_bps // BPS
 
 
 def pot_rate(amount: int, holder_tokens: int) -> int:

@@ -224,6 +224,7 @@ def markdown(result: Result) -> str:
             )
         lines.append("")
     lines += underwriting(result)
+    lines += protection(result)
     if result.refusals:
         reasons = {}
         for r in result.refusals:
@@ -250,6 +251,54 @@ def markdown(result: Result) -> str:
         "Every step is a row of `series.csv`.",
     ]
     return "\n".join(lines) + "\n"
+
+
+def protection(result: Result) -> list[str]:
+    """The protection fund's part: the pot a default opened (its caps, which bound, the fixed rate),
+    the claims over time, and the fund's free balance and coverage before and after."""
+    from ape_pst_plugin import pe as pem
+
+    if not result.pot and not result.fund_top_up_shown():
+        return []
+    unit = 10**result.decimals
+
+    def coverage(state):
+        bps = state.get("coverage_bps")
+        return "undefined (no live listing)" if bps is None else f"{bps / 100:,.2f}%"
+
+    lines = [
+        "**Protection fund:** free fund "
+        f"{result.fund_before['free'] / unit:,.2f} and coverage {coverage(result.fund_before)} at the start; "
+        f"{result.fund_after['free'] / unit:,.2f} and {coverage(result.fund_after)} at the end.",
+        "",
+    ]
+    pot = result.pot
+    if not pot:
+        return lines + ["No listing defaulted: no pot opened.", ""]
+    caps = pem.pot_caps(pot["earmarked"], pot["loss_base"], pot["free_before"], 0)
+    names = ("cover left after the earmarks (50% of the loss base)", "30% of the fund", "10% of the fund per listing")
+    bound = names[caps.index(min(caps))]
+    per_token = pot["rate"] / 10**18 / unit
+    lines += [
+        f"**Pot** (opened day {pot['hour'] / 24:.2f}): {pot['amount'] / unit:,.2f} = earmarked "
+        f"{pot['earmarked'] / unit:,.2f} (the stake's rest and the agent's slash) + {pot['from_fund'] / unit:,.2f} "
+        f"from the fund; loss base {pot['loss_base'] / unit:,.2f} over {pot['covered_tokens'] / WAD:,.0f} holders' "
+        f"tokens; rate {per_token:,.6f} per token, fixed.",
+        "",
+        "| cap on the fund's part | amount |",
+        "|---|---:|",
+        *(f"| {name} | {cap / unit:,.2f} |" for name, cap in zip(names, caps)),
+        "",
+        f"The smallest binds: {bound}.",
+        "",
+    ]
+    if result.claims:
+        lines += ["| day | holder | tokens handed in | paid |", "|---:|---|---:|---:|"]
+        for c in result.claims:
+            lines.append(f"| {c['hour'] / 24:.2f} | {c['who']} | {c['tokens'] / WAD:,.2f} | {c['paid'] / unit:,.2f} |")
+        paid = sum(c["paid"] for c in result.claims)
+        lines += ["", f"Claims paid {paid / unit:,.2f} of the pot's {pot['amount'] / unit:,.2f}.", ""]
+    return lines
 
 
 def _day(timestamp: int, result: Result) -> str:

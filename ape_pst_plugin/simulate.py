@@ -59,6 +59,12 @@ class Scenario:
     agent_stops_day: float | None = None
     """The risk agent attests nothing after this simulated day (its data
     stops); None: it attests for the whole run."""
+    claims: tuple[tuple[float, str, int], ...] = ()
+    """Holders' claims on the pot once the listing defaulted: (days after the
+    pot opened, "holder" (50,000 tokens, never trades) or "staker", percent
+    of its tokens then)."""
+    fund_top_up: int = 0
+    """Whole settlement units the treasury adds to the protection fund at the start."""
 
 
 def _always(value):
@@ -138,6 +144,21 @@ SCENARIOS: dict[str, Scenario] = {
             noise=0.003,
             agent_stops_day=20,
         ),
+        Scenario(
+            "default",
+            "the merchant's revenue stops while holders price the listing at PE 6: periods 1, 2 and 3 are missed "
+            "and the third miss defaults the listing (day 90); the protection fund (2,000,000 topped up) opens the "
+            "listing's pot from the rest of the stake, the agent's slash and its own share within its caps, at one "
+            "fixed rate per token; a holder who never trades hands in half its 50,000 tokens a day later and the rest "
+            "after a week, the staker leaves staking and hands in all after three days (needs --days 100 "
+            "--step-hours 24)",
+            fair_pe=_always(6.0),
+            pull=_always(0.02),
+            noise=0.003,
+            revenue=_always(0.0),
+            claims=((1, "holder", 50), (3, "staker", 100), (7, "holder", 100)),
+            fund_top_up=2_000_000,
+        ),
     )
 }
 
@@ -198,10 +219,18 @@ class Result:
     assessments: list[dict] = field(default_factory=list)  # Assessed events (+ defaulted flag)
     refusals: list[dict] = field(default_factory=list)  # stabilise() reverts the keeper saw
     attacks: list[dict] = field(default_factory=list)  # manipulation attempts
+    fund_before: dict = field(default_factory=dict)  # the protection fund before the run: free, coverage_bps
+    fund_after: dict = field(default_factory=dict)  # and after it
+    pot: dict = field(default_factory=dict)  # the PotOpened event of the listing's default (+ hour)
+    claims: list[dict] = field(default_factory=list)  # Claimed events (+ hour, holder)
     wall_seconds: float = 0.0
 
     def period_start(self, period: int) -> int:
         return self.router_start + period * self.period_length
+
+    def fund_top_up_shown(self) -> bool:
+        """Whether the report has a protection-fund part even without a default."""
+        return bool(self.scenario.fund_top_up)
 
     def summary_line(self) -> str:
         buys = sum(t["kind"] == "buy" for t in self.trades)
@@ -285,8 +314,9 @@ class Simulation:
         self.random = random.Random(seed)
         self.chain = chain
         uniswap, usdc, fund, network = world()
-        admin, merchant, payer, trader, keeper, staker, attacker, sybil, agent = _fresh_accounts(9)
+        admin, merchant, payer, trader, keeper, staker, attacker, sybil, agent, holder = _fresh_accounts(10)
         self.admin, self.payer, self.trader, self.keeper, self.attacker = admin, payer, trader, keeper, attacker
+        self.staker, self.holder = staker, holder
         self.merchant, self.sybil, self.agent = merchant, sybil, agent
         protocol = deploy_protocol(admin, uniswap, usdc, guardian=admin)
         self.factory, self.registry = protocol.factory, protocol.registry
@@ -303,6 +333,11 @@ class Simulation:
         market_cap = plan.pool_settlement * WAD * WAD // plan.pool_tokens * 1_000_000
         self.bond = 2 * protocol.registry.required_bond(agent, market_cap)
         onboard_agent(protocol, admin, agent, self.bond, fund=fund)
+        self.fund = protocol.fund
+        if scenario.fund_top_up:
+            from ape_pst_plugin.deployment import top_up_fund
+
+            top_up_fund(protocol, admin, scenario.fund_top_up * 10 ** usdc.decimals(), fund=fund)
         self.market = m = open_market(
             chain, protocol, admin, merchant, payer, trader, keeper, usdc, plan=plan, symbol="SIM", fund=fund
         )
@@ -317,8 +352,11 @@ class Simulation:
         m.token.transfer(staker, 100_000 * WAD, sender=merchant)
         m.token.approve(self.staking, MAX, sender=staker)
         self.staking.stake(100_000 * WAD, sender=staker)
-        # the crowd gets the rest of the merchant's unlocked tokens (the allocation vests)
+        # the crowd gets the rest of the merchant's unlocked tokens (the allocation vests), but for a
+        # holder who never trades when the scenario has holders claim
         m.listing.release(merchant, merchant)
+        if scenario.claims:
+            m.token.transfer(holder, 50_000 * WAD, sender=merchant)
         crowd_tokens = m.token.balanceOf(merchant)
         if scenario.attacker:
             from ape_pst_plugin.deployment import _containers
@@ -359,6 +397,12 @@ class Simulation:
         self.result.agent, self.result.bond = agent.address, self.bond
         self._listing_attestation()
         self.result.rows.append(self._row(0.0))
+        self.result.fund_before = self._fund_state()
+        self.claimed: set[int] = set()
+
+    def _fund_state(self) -> dict:
+        free, coverage = self.rpc.calls([self.c_fund.call("free_fund"), self.c_fund.call("coverage_bps")])
+        return dict(free=free, coverage_bps=None if coverage == MAX else coverage)
 
     # ------------------------------------------------------ fast chain access
     # The loop talks JSON-RPC to the node directly (see `Rpc`): ape's and
@@ -375,6 +419,7 @@ class Simulation:
         )
         self.c_staking, self.c_swap = rpc.contract(self.staking), rpc.contract(self.swap_router)
         self.c_registry = rpc.contract(self.registry)
+        self.c_fund = rpc.contract(self.fund)
         self.c_manipulator = rpc.contract(self.manipulator) if self.scenario.attacker else None
         for account in self._actors():
             rpc.request("anvil_impersonateAccount", [account.address])
@@ -407,7 +452,18 @@ class Simulation:
         return -((self.router_start - recorded_at) // self.period_length)
 
     def _actors(self):
-        return (self.payer, self.trader, self.keeper, self.attacker, self.admin, self.merchant, self.sybil, self.agent)
+        return (
+            self.payer,
+            self.trader,
+            self.keeper,
+            self.attacker,
+            self.admin,
+            self.merchant,
+            self.sybil,
+            self.agent,
+            self.staker,
+            self.holder,
+        )
 
     def _send(self, call, sender):
         return self.rpc.send(call, sender.address)
@@ -619,6 +675,9 @@ class Simulation:
             self.next_period += 1
             defaulted = bool(self.c_reserve.events(receipt, "Defaulted"))
             self.defaulted = self.defaulted or defaulted
+            for opened in self.c_fund.events(receipt, "PotOpened"):
+                self.result.pot = dict(opened, hour=hour)
+                row_notes.append(f"pot opened: {opened['amount']}")
             for a in self.c_reserve.events(receipt, "Assessed"):
                 missed = a["counted"] < a["due"]
                 self.result.assessments.append(
@@ -680,6 +739,30 @@ class Simulation:
                         trade = ("sell", a["sold"], a["received"])
         return trade
 
+    def _claims(self, hour: float, row_notes: list) -> None:
+        """Holders hand in tokens to the listing's pot when the scenario says (days after it opened)."""
+        if not self.result.pot:
+            return
+        listing_id = self.market.listing.id
+        for index, (days, who, share) in enumerate(self.scenario.claims):
+            if index in self.claimed or hour < self.result.pot["hour"] + days * 24:
+                continue
+            self.claimed.add(index)
+            holder = self.holder if who == "holder" else self.staker
+            if who == "staker":
+                [staked] = self.rpc.calls([self.c_staking.call("balanceOf", holder.address)])
+                if staked:
+                    self._send(self.c_staking.call("exit"), holder)
+            [held] = self.rpc.calls([self.c_token.call("balanceOf", holder.address)])
+            tokens = held * share // 100
+            if tokens == 0:
+                continue
+            self._send(self.c_token.call("approve", self.fund.address, tokens), holder)
+            receipt = self._send(self.c_fund.call("claim", listing_id, tokens, holder.address), holder)
+            for claimed in self.c_fund.events(receipt, "Claimed"):
+                self.result.claims.append(dict(claimed, hour=hour, who=who))
+                row_notes.append(f"{who} claimed {claimed['paid']} for {claimed['tokens']} tokens")
+
     # ---------------------------------------------------------------- loop
     def run(self, progress: Callable[[int], None] | None = None) -> Result:
         began = time.perf_counter()
@@ -696,12 +779,14 @@ class Simulation:
                 self._attack(hour)
             notes: list[str] = []
             kind, given, received = self._keeper(hour, notes)
+            self._claims(hour, notes)
             row = self._row(hour)
             row.trade, row.spent, row.received, row.note = kind, given, received, "; ".join(notes)
             self.result.rows.append(row)
             if progress:
                 progress(h)
         self.result.wall_seconds = time.perf_counter() - began
+        self.result.fund_after = self._fund_state()
         for account in self._actors():
             self.rpc.request("anvil_stopImpersonatingAccount", [account.address])
         # ape's view of the chain (block cache, pending timestamp) catches up with a mined block

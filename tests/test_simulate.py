@@ -165,3 +165,26 @@ def test_agent_stops_cap_falls_to_zero_the_merchant_misses_and_the_reserve_stops
     report = write_report(result, tmp_path)["report"].read_text()
     assert f"{len(stale)} x `reserve: verified revenue is stale, no buys`" in report
     assert "the agent's data stops after day 20" in report and f"late from day {miss['hour'] / 24:.2f}" in report
+
+
+def test_default_opens_the_pot_within_its_caps_and_holders_are_paid_the_fixed_rate(tmp_path):
+    from ape_pst_plugin import pe as pem
+    from ape_pst_plugin.constants import DEFAULTED
+
+    result = run("default", days=100, seed=1, hours_per_step=24)
+    pot = result.pot
+    # no revenue: periods 1, 2 and 3 missed, the third defaults the listing on day 90
+    assert [a["misses"] for a in result.assessments if a["misses"]] == [1, 2, 3]
+    assert result.rows[-1].status == DEFAULTED and pot["hour"] == 90 * 24
+    # the pot is the earmarks plus the fund's part, the smallest of its three caps
+    assert (pot["amount"], pot["from_fund"]) == pem.pot_size(pot["earmarked"], pot["loss_base"], pot["free_before"], 0)
+    assert pot["from_fund"] > 0
+    # every claim, early or late, is paid the rate fixed at the default
+    assert [c["who"] for c in result.claims] == ["holder", "staker", "holder"]
+    for claim in result.claims:
+        assert claim["paid"] == pem.claim_payment(claim["tokens"], pot["rate"]) > 0
+    assert result.claims[0]["paid"] == result.claims[2]["paid"]  # the same tokens, days apart, the same pay
+    # nothing else moved the fund: no revenue, no premiums in the run
+    assert result.fund_after["free"] == result.fund_before["free"] - pot["from_fund"]
+    report = (write_report(result, tmp_path)["report"]).read_text()
+    assert "The smallest binds: cover left after the earmarks" in report

@@ -123,20 +123,25 @@ def deploy_protocol(deployer: AccountAPI, uniswap: Uniswap, settlement, guardian
 def deploy_protocol_with(
     deployer: AccountAPI, uniswap: Uniswap, settlement, guardian: str | None = None, overrides: dict | None = None
 ) -> Protocol:
-    """:func:`deploy_protocol`, with some listing blueprints replaced by
-    other containers with the same constructor, e.g.
-    ``{"Reserve": project.MyReserve}`` to run the invariant machines
-    against a variant of the stabiliser."""
+    """:func:`deploy_protocol`, with some listing blueprints (or the
+    ``ProtectionFund``) replaced by other containers with the same
+    constructor, e.g. ``{"Reserve": project.MyReserve}`` to run the invariant
+    machines against a variant of the stabiliser."""
     project = _containers()
     overrides = overrides or {}
-    unknown = set(overrides) - set(BLUEPRINTS)
+    unknown = set(overrides) - set(BLUEPRINTS) - {"ProtectionFund"}
     if unknown:
-        raise KeyError(f"not a listing blueprint: {', '.join(sorted(unknown))}; blueprints: {', '.join(BLUEPRINTS)}")
+        raise KeyError(
+            f"not a listing blueprint or the fund: {', '.join(sorted(unknown))}; "
+            f"blueprints: {', '.join(BLUEPRINTS)}; ProtectionFund"
+        )
     blueprints = {
         name: deployer.declare(overrides.get(name) or getattr(project, name)).contract_address for name in BLUEPRINTS
     }
     registry = deployer.deploy(project.UnderwritingRegistry, settlement)
-    fund = deployer.deploy(project.ProtectionFund, settlement, registry, guardian or ZERO)
+    fund = deployer.deploy(
+        overrides.get("ProtectionFund") or project.ProtectionFund, settlement, registry, guardian or ZERO
+    )
     factory = deployer.deploy(
         project.ListingFactory,
         uniswap.factory,

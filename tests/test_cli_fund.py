@@ -30,16 +30,15 @@ def defaulted(record, protocol, admin, new_merchant, usdc, accounts, chain):
     return listing
 
 
-def test_fund_shows_the_fund_as_the_contract_holds_it(defaulted, protocol, usdc):
+def test_fund_shows_the_fund_as_the_contract_holds_it(defaulted, listing, protocol, usdc):
     out = run_json("fund")
     fund = protocol.fund
     assert out["address"] == fund.address
     assert units(out["balance"], 6) == usdc.balanceOf(fund)
     assert units(out["free_fund"], 6) == fund.free_fund()
     assert units(out["owed_by_open_pots"], 6) == fund.locked()
-    # its only listing defaulted: no live listing to cover, so coverage is undefined and listing allowed
-    assert fund.coverage_bps() == 2**256 - 1
-    assert out["coverage_bps"] is None and out["undefined"]["coverage_bps"] == "no live listing"
+    # the session's listing is live: coverage is defined (the defaulted one no longer counts)
+    assert out["coverage_bps"] == fund.coverage_bps() < 2**256 - 1
     assert out["listing_allowed"] is True
     assert out["in_stress"] is False and out["cover_bps"] == 5_000 and out["claim_window_days"] == 365
 

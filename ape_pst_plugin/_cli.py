@@ -685,10 +685,8 @@ def assess(listing_key, account_alias, as_json):
 MAX_UINT = 2**256 - 1
 
 
-def _pot_record(fund, listing_id: int, symbol: str, decimals: int) -> list[Field]:
-    """One pot's fields; the rate as settlement per whole token (exact)."""
-    pot = fund.pots(listing_id)
-    window = fund.params().claim_window
+def _pot_record(pot, listing_id: int, symbol: str, decimals: int, window: int) -> list[Field]:
+    """One pot's fields (``pot``: the fund's ``pots(id)``); the rate as settlement per whole token (exact)."""
     return [
         Field("listing", listing_id),
         Field("symbol", symbol),
@@ -744,9 +742,10 @@ def fund_(as_json):
     ]
     pots = []
     for listing_id in range(protocol.factory.listing_count()):
-        if fund.pots(listing_id).opened_at:
+        pot = fund.pots(listing_id)
+        if pot.opened_at:
             symbol = listing_at(protocol, listing_id).token.symbol()
-            pots.append(_pot_record(fund, listing_id, symbol, decimals))
+            pots.append(_pot_record(pot, listing_id, symbol, decimals, params.claim_window))
     if as_json:
         fields.append(Field("pots", [{f.key: f.value for f in pot} for pot in pots]))
         emit("protection fund", fields, as_json)
@@ -768,14 +767,15 @@ def claim(listing_key, amount_text, receiver, account_alias, as_json):
     LISTING to the protection fund, approving it first if needed, and receive
     AMOUNT times the pot's fixed rate in the settlement token. The tokens stay
     in the fund for good."""
-    from ape_pst_plugin.registry import load_deployment
+    from ape_pst_plugin.deployment import _containers
 
     listing = _listing(listing_key)
-    fund = load_deployment().protocol.fund
+    fund = _containers().ProtectionFund.at(listing.reserve.FUND())
     symbol, decimals = listing.token.symbol(), listing.settlement.decimals()
     raw = _parse_amount(amount_text, 18)
     holder = _account(account_alias)
-    if not fund.pots(listing.id).opened_at:
+    pot = fund.pots(listing.id)  # its rate is fixed once open
+    if not pot.opened_at:
         raise BadInput(f"{symbol} has no open pot: only a defaulted listing's holders claim (see `ape pst fund`)")
     if listing.token.balanceOf(holder) < raw:
         raise BadAmount(f"{holder.address} holds less than {amount_text} {symbol}")
@@ -787,7 +787,7 @@ def claim(listing_key, amount_text, receiver, account_alias, as_json):
         wad("tokens_handed_in", event.tokens),
         amount("paid", event.paid, decimals),
         Field("receiver", event.receiver),
-        amount("rate_per_token", fund.pots(listing.id).rate, 18 + decimals),
+        amount("rate_per_token", pot.rate, 18 + decimals),
         Field("transaction", str(receipt.txn_hash)),
     ]
     emit(f"{symbol} claim", fields, as_json)

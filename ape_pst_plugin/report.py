@@ -258,7 +258,7 @@ def protection(result: Result) -> list[str]:
     the claims over time, and the fund's free balance and coverage before and after."""
     from ape_pst_plugin import pe as pem
 
-    if not result.pot and not result.fund_top_up_shown():
+    if not result.pot and not result.scenario.fund_top_up:
         return []
     unit = 10**result.decimals
 

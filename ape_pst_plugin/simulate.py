@@ -228,10 +228,6 @@ class Result:
     def period_start(self, period: int) -> int:
         return self.router_start + period * self.period_length
 
-    def fund_top_up_shown(self) -> bool:
-        """Whether the report has a protection-fund part even without a default."""
-        return bool(self.scenario.fund_top_up)
-
     def summary_line(self) -> str:
         buys = sum(t["kind"] == "buy" for t in self.trades)
         sells = sum(t["kind"] == "sell" for t in self.trades)

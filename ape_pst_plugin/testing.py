@@ -102,6 +102,16 @@ class ChainMachine(RuleBasedStateMachine):
             self.head = self.now
 
 
+def fresh_account(balance: int = 10**21):
+    """A new test account holding ``balance`` wei of ether: snapshots rewind
+    nonces, and a fresh sender never moves a shared account's nonce or funds."""
+    from ape import accounts, networks
+
+    account = accounts.test_accounts.generate_test_account()
+    networks.provider.set_balance(account.address, balance)
+    return account
+
+
 def attest_month(machine: ChainMachine, month_revenue: int, validity: int = MAX_VALIDITY) -> int:
     """``machine.agent`` attests ``machine.merchant``'s ``month_revenue`` to
     ``machine.registry`` (with the average revenue attested at listing) at

@@ -18,7 +18,7 @@ from vyper_source import compile_source, patched
 from ape_pst_plugin import pe
 from ape_pst_plugin.deployment import deploy_protocol_with, onboard_agent, top_up_fund
 from ape_pst_plugin.market import MarketPlan, open_market
-from ape_pst_plugin.testing import ChainMachine
+from ape_pst_plugin.testing import ChainMachine, fresh_account
 
 USDC = 10**6
 WAD = 10**18
@@ -197,15 +197,10 @@ class FundMachine(ChainMachine):
             assert onchain.paid <= onchain.amount and onchain.claimed_tokens <= onchain.covered_tokens
 
 
-def _env(chain, accounts, networks, admin, fund_container=None):
+def _env(chain, admin, fund_container=None):
     from ape_pst_plugin.uniswap import deploy_uniswap
 
-    def fresh():
-        account = accounts.generate_test_account()
-        networks.provider.set_balance(account.address, 10**21)
-        return account
-
-    deployer, agent, payer, trader, keeper = (fresh() for _ in range(5))
+    deployer, agent, payer, trader, keeper = (fresh_account() for _ in range(5))
     usdc = deployer.deploy(_project().TestStablecoin, "Test USD Coin", "USDC", 6)
     overrides = {"ProtectionFund": fund_container} if fund_container else None
     protocol = deploy_protocol_with(admin, deploy_uniswap(deployer), usdc, guardian=admin, overrides=overrides)
@@ -216,7 +211,7 @@ def _env(chain, accounts, networks, admin, fund_container=None):
     top_up_fund(protocol, admin, 300_000 * USDC)
     markets, holders = [], []
     for i in range(LISTINGS):
-        merchant = fresh()
+        merchant = fresh_account()
         m = open_market(
             chain,
             protocol,
@@ -229,7 +224,7 @@ def _env(chain, accounts, networks, admin, fund_container=None):
             MarketPlan(revenue_target=100_000 * USDC),
             symbol=f"P{i}",
         )
-        pair = (fresh(), fresh())
+        pair = (fresh_account(), fresh_account())
         for holder, tokens in zip(pair, (5_000 * WAD, 15_000 * WAD)):
             m.token.transfer(holder, tokens, sender=merchant)
         markets.append(m)
@@ -266,21 +261,21 @@ def _run(env, settings):
     return FundMachine.seen
 
 
-def test_fund_invariants(chain, accounts, networks, admin, fuzz_settings):
-    seen = _run(_env(chain, accounts, networks, admin), fuzz_settings(max_examples=4, stateful_step_count=20))
+def test_fund_invariants(chain, admin, fuzz_settings):
+    seen = _run(_env(chain, admin), fuzz_settings(max_examples=4, stateful_step_count=20))
     print(dict(seen))
     if fuzz_settings.reproducible:
         # the default examples reach what P1 talks about: pots opened and claims paid
         assert seen["pot"] and seen["claim"], dict(seen)
 
 
-def test_a_fund_without_the_per_listing_cap_fails_the_machine(chain, accounts, networks, admin, fuzz_settings):
+def test_a_fund_without_the_per_listing_cap_fails_the_machine(chain, admin, fuzz_settings):
     """The machine can fail: the same run against a fund whose pots ignore the per-listing cap
     (with 300,000 in the fund and 2,000,000 listings, that cap binds) is caught."""
     broken = compile_source(
         patched("ProtectionFund", [("    from_fund = min(from_fund, free * p.per_listing_cap_bps // c.BPS)\n", "")]),
         "FundWithoutPerListingCap",
     )
-    env = _env(chain, accounts, networks, admin, fund_container=broken)
+    env = _env(chain, admin, fund_container=broken)
     with pytest.raises(AssertionError):
         _run(env, fuzz_settings(max_examples=4, stateful_step_count=20))

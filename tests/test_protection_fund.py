@@ -31,6 +31,7 @@ from ape_pst_plugin.deployment import (
 )
 from ape_pst_plugin.market import MarketPlan, open_market
 from ape_pst_plugin.stabiliser_model import SLASH_BPS
+from ape_pst_plugin.testing import fresh_account
 
 USDC = 10**6
 DECIMALS = 6
@@ -41,36 +42,30 @@ PARAMS = ("cover_bps", "max_payout_bps", "per_listing_cap_bps", "claim_window", 
 DEFAULTS = (5_000, 3_000, 1_000, YEAR, 1_000, 5_000)
 
 
-def _fresh(accounts, networks):
-    account = accounts.generate_test_account()
-    networks.provider.set_balance(account.address, 10**21)
-    return account
-
-
 @pytest.fixture(scope="module")
-def owner(accounts, networks):
+def owner():
     """Deploys and owns this module's protocol (the timelock's role)."""
-    return _fresh(accounts, networks)
+    return fresh_account()
 
 
 @pytest.fixture(scope="module")
-def fp(owner, guardian, uniswap, usdc, accounts, networks):
+def fp(owner, guardian, uniswap, usdc):
     """A protocol of this module: fund 800,000 USDC, one agent bonded 200,000 USDC."""
     protocol = deploy_protocol(owner, uniswap, usdc, guardian=guardian)
-    onboard_agent(protocol, owner, _fresh(accounts, networks), BOND)
+    onboard_agent(protocol, owner, fresh_account(), BOND)
     top_up_fund(protocol, owner, FUND)
     return protocol
 
 
 @pytest.fixture(scope="module")
-def markets(chain, fp, owner, payer, trader, keeper, usdc, accounts, networks):
+def markets(chain, fp, owner, payer, trader, keeper, usdc):
     """Two listings on live markets (the second opened 30 days after the
     first): pool 100,000 tokens / 200,000 USDC, the trader holds 100,000
     tokens, the merchant keeps 25,000 released tokens; target 100,000 USDC
     per period from period 1. ``market.merchant`` is the merchant's account."""
     opened = []
     for symbol in ("PFA", "PFB"):
-        merchant = _fresh(accounts, networks)
+        merchant = fresh_account()
         market = open_market(
             chain, fp, owner, merchant, payer, trader, keeper, usdc, MarketPlan(revenue_target=TARGET), symbol=symbol
         )
@@ -318,9 +313,9 @@ def test_claim_pays_amount_times_rate_and_keeps_the_tokens(fund, m, trader, usdc
     )
 
 
-def test_claim_pays_the_receiver_named(fund, m, trader, accounts, networks, usdc):
+def test_claim_pays_the_receiver_named(fund, m, trader, usdc):
     _default(m)
-    receiver = _fresh(accounts, networks)
+    receiver = fresh_account()
     receipt = _claim(fund, m, trader, 1_000 * WAD, receiver)
     assert (
         usdc.balanceOf(receiver) == receipt.return_value == pe.claim_payment(1_000 * WAD, fund.pots(m.listing.id).rate)
@@ -353,11 +348,11 @@ def test_insiders_cannot_claim(fund, m):
         fund.claim(m.listing.id, 1, sender=m.merchant)
 
 
-def test_merchant_tokens_are_frozen_after_default(m, accounts, networks):
+def test_merchant_tokens_are_frozen_after_default(m):
     _default(m)
     assert m.token.balanceOf(m.merchant) > 0
     with ape.reverts("token: account frozen after default"):
-        m.token.transfer(_fresh(accounts, networks), 1, sender=m.merchant)
+        m.token.transfer(fresh_account(), 1, sender=m.merchant)
 
 
 def test_frozen_tokens_cannot_be_pulled_either(m, trader):
@@ -432,21 +427,21 @@ def _short_coverage(fund, owner):
     return -(-5_000 * fund.covered_market_cap() * 10_000 // BPS**2) - fund.free_fund()
 
 
-def test_factory_refuses_listings_under_minimum_coverage(fp, fund, markets, owner, accounts, networks, usdc):
+def test_factory_refuses_listings_under_minimum_coverage(fp, fund, markets, owner, usdc):
     shortfall = _short_coverage(fund, owner)
     top_up_fund(fp, owner, shortfall - 1)
     assert not fund.can_list()
-    merchant = _fresh(accounts, networks)
+    merchant = fresh_account()
     usdc.faucet(merchant, 1_000_000 * USDC, sender=merchant)
     with ape.reverts("factory: protection fund under minimum coverage"):
         create_listing(fp, owner, merchant=merchant, symbol="NO")
 
 
-def test_factory_lists_again_after_a_top_up(fp, fund, markets, owner, accounts, networks, usdc):
+def test_factory_lists_again_after_a_top_up(fp, fund, markets, owner, usdc):
     shortfall = _short_coverage(fund, owner)
     top_up_fund(fp, owner, shortfall)
     assert fund.coverage_bps() == 5_000 and fund.can_list()
-    merchant = _fresh(accounts, networks)
+    merchant = fresh_account()
     usdc.faucet(merchant, 1_000_000 * USDC, sender=merchant)
     listed = create_listing(fp, owner, merchant=merchant, symbol="YES")
     assert fund.listings(listed.id).reserve == listed.reserve.address
@@ -619,19 +614,19 @@ def test_exit_scam_merchant_cannot_claim_directly(fund, m):
         fund.claim(m.listing.id, tokens, sender=m.merchant)
 
 
-def test_exit_scam_merchant_cannot_move_its_tokens_after_default(fund, m, accounts, networks):
+def test_exit_scam_merchant_cannot_move_its_tokens_after_default(fund, m):
     _default(m)
-    sybil = _fresh(accounts, networks)
+    sybil = fresh_account()
     with ape.reverts("token: account frozen after default"):
         m.token.transfer(sybil, m.token.balanceOf(m.merchant), sender=m.merchant)
     assert m.token.balanceOf(sybil) == 0
 
 
-def test_exit_scam_vested_tokens_cannot_be_released_to_a_fresh_address_after_default(fund, m, accounts, networks):
+def test_exit_scam_vested_tokens_cannot_be_released_to_a_fresh_address_after_default(fund, m):
     _default(m)
     assert m.listing.vesting.releasable() > 0
     with ape.reverts("vesting: after default only to the merchant"):
-        m.listing.release(m.merchant, _fresh(accounts, networks))
+        m.listing.release(m.merchant, fresh_account())
 
 
 def test_exit_scam_in_numbers(fp, fund, m, trader, usdc):
@@ -662,9 +657,7 @@ def test_exit_scam_in_numbers(fp, fund, m, trader, usdc):
 
 
 @pytest.mark.parametrize("extra_fund", [0, 10_000_000 * USDC], ids=["per-listing cap binds", "cover binds"])
-def test_exit_scam_tokens_moved_before_default_are_paid_as_holders(
-    fp, fund, m, owner, trader, accounts, networks, extra_fund
-):
+def test_exit_scam_tokens_moved_before_default_are_paid_as_holders(fp, fund, m, owner, trader, extra_fund):
     """The route that is left: before the third miss the merchant releases
     everything vested and moves it, with the released tokens it kept, to a
     fresh address. At default those tokens are outside the insiders, so
@@ -683,7 +676,7 @@ def test_exit_scam_tokens_moved_before_default_are_paid_as_holders(
     stake = m.reserve.LISTING_STAKE()
     _brink(m)
     honest = _expected_pot(fp, m)  # the pot had the merchant kept its tokens
-    sybil = _fresh(accounts, networks)
+    sybil = fresh_account()
     m.listing.release(m.merchant, sybil)
     m.token.transfer(sybil, m.token.balanceOf(m.merchant), sender=m.merchant)
     moved = m.token.balanceOf(sybil)

@@ -11,6 +11,7 @@ import ape
 import pytest
 
 from ape_pst_plugin.deployment import create_listing
+from ape_pst_plugin.testing import fresh_account
 
 UNIT = 10**6
 WAD = 10**18
@@ -38,19 +39,13 @@ class Faulty:
         return holder, premium, gross - holder - premium
 
 
-def _account(accounts, networks):
-    account = accounts.generate_test_account()
-    networks.provider.set_balance(account.address, 10**21)
-    return account
-
-
 @pytest.fixture(params=TOKENS)
-def faulty(request, project, deployer, protocol_for, admin, accounts, networks):
+def faulty(request, project, deployer, protocol_for, admin):
     """A listing whose settlement token can blacklist, pause and charge a fee (all off at listing),
     a payer who approved the router and a staker with 10,000 tokens staked."""
     token = deployer.deploy(getattr(project, request.param))
     protocol = protocol_for(token, 10**13)
-    merchant, payer, staker = (_account(accounts, networks) for _ in range(3))
+    merchant, payer, staker = (fresh_account() for _ in range(3))
     token.faucet(merchant, 10_000_000 * UNIT, sender=merchant)
     listing = create_listing(protocol, admin, merchant=merchant, symbol="FLT")
     token.faucet(payer, 10_000_000 * UNIT, sender=payer)
@@ -87,12 +82,12 @@ def test_blacklisted_payout_is_owed_and_the_payment_goes_on(faulty):
     assert router.period_gross(router.current_period()) == 1_000 * UNIT
 
 
-def test_the_merchant_withdraws_what_it_is_owed_to_any_address(faulty, accounts, networks):
+def test_the_merchant_withdraws_what_it_is_owed_to_any_address(faulty):
     f, router = faulty, faulty.listing.router
     _, _, merchant_part = f.split(1_000 * UNIT)
     f.token.blacklist(f.merchant, sender=f.admin)
     router.pay(ORDER, 1_000 * UNIT, sender=f.payer)
-    elsewhere = _account(accounts, networks)
+    elsewhere = fresh_account()
     router.withdraw_owed(elsewhere, sender=f.merchant)
     assert f.token.balanceOf(elsewhere) == merchant_part
     assert router.owed_to_merchant() == 0 == f.token.balanceOf(router)
@@ -197,7 +192,7 @@ def test_owed_compensation_is_delivered_later(faulty, chain):
     assert reserve.owed_to_stakers() == 0
 
 
-def test_blacklisted_staker_claims_to_another_address(faulty, chain, accounts, networks):
+def test_blacklisted_staker_claims_to_another_address(faulty, chain):
     f, staking = faulty, faulty.listing.staking
     f.listing.router.pay(ORDER, 1_000 * UNIT, sender=f.payer)
     chain.pending_timestamp += 8 * DAY
@@ -207,7 +202,7 @@ def test_blacklisted_staker_claims_to_another_address(faulty, chain, accounts, n
     with ape.reverts():
         staking.claim(sender=f.staker)
     assert staking.earned(f.staker) == earned  # nothing lost
-    elsewhere = _account(accounts, networks)
+    elsewhere = fresh_account()
     staking.claim(elsewhere, sender=f.staker)
     assert f.token.balanceOf(elsewhere) == earned
 
@@ -260,10 +255,10 @@ def test_a_paused_token_at_default_leaves_the_pot_to_open_later(faulty, chain):
     assert reserve.held_for_fund() == 0
 
 
-def test_the_payout_address_changes_through_the_owner_and_the_old_one_stays_an_insider(faulty, accounts, networks):
+def test_the_payout_address_changes_through_the_owner_and_the_old_one_stays_an_insider(faulty):
     f, router = faulty, faulty.listing.router
     _, _, merchant_part = f.split(1_000 * UNIT)
-    new_payout = _account(accounts, networks)
+    new_payout = fresh_account()
     with ape.reverts("ownable: caller is not the owner"):
         router.set_payout(new_payout, sender=f.merchant)
     router.set_payout(new_payout, sender=f.admin)

@@ -311,6 +311,21 @@ def market(chain, protocol, admin, merchant, payer, trader, keeper, usdc):
     )
 
 
+@pytest.fixture
+def defaulted_listing(protocol, admin, new_merchant, usdc, accounts, chain):
+    """A listing that missed three periods: defaulted, its pot open. Test account 0 holds 1,000 of
+    its tokens, the only tokens outside its insiders."""
+    usdc.faucet(new_merchant, 1_000_000 * USDC, sender=new_merchant)
+    listed = create_listing(protocol, admin, merchant=new_merchant, symbol="DFT")
+    listed.release(new_merchant, accounts[0], 1_000 * 10**18)
+    chain.pending_timestamp = listed.router.START() + 3 * 30 * 86_400 + 60
+    chain.mine()
+    for _ in range(3):  # nothing was paid: periods 0, 1 and 2 are missed
+        listed.reserve.assess(sender=admin)
+    assert protocol.fund.pots(listed.id).opened_at
+    return listed
+
+
 # ---------------------------------------------------------------- the CLI's view of the chain
 
 

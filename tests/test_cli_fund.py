@@ -6,7 +6,6 @@ import pytest
 from test_cli import assert_one_line_error, run, run_json, units
 
 from ape_pst_plugin import registry
-from ape_pst_plugin.deployment import create_listing
 
 USDC = 10**6
 WAD = 10**18
@@ -15,19 +14,10 @@ RATE_SCALE = 10**36
 
 
 @pytest.fixture
-def defaulted(record, protocol, admin, new_merchant, usdc, accounts, chain):
-    """A listing that missed three periods: defaulted, its pot open. The CLI's signer (test
-    account 0) holds 1,000 of its tokens, the only tokens outside its insiders."""
+def defaulted(record, protocol, defaulted_listing):
+    """`defaulted_listing`, with this network's record pointing at its protocol."""
     registry.save_record({"factory": protocol.factory.address, "uniswap_router": protocol.uniswap.router.address})
-    usdc.faucet(new_merchant, 1_000_000 * USDC, sender=new_merchant)
-    listing = create_listing(protocol, admin, merchant=new_merchant, symbol="DFT")
-    listing.release(new_merchant, accounts[0], 1_000 * WAD)
-    chain.pending_timestamp = listing.router.START() + 3 * PERIOD + 60
-    chain.mine()
-    for _ in range(3):  # nothing was paid: periods 0, 1 and 2 are missed
-        listing.reserve.assess(sender=admin)
-    assert protocol.fund.pots(listing.id).opened_at
-    return listing
+    return defaulted_listing
 
 
 def test_fund_shows_the_fund_as_the_contract_holds_it(defaulted, listing, protocol, usdc):

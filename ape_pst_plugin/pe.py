@@ -203,10 +203,25 @@ def premium(gross: int, premium_bps: int) -> int:
     return gross * premium_bps // BPS
 
 
-def loss_base(reference_price: int, holder_tokens: int, settlement_decimals: int) -> int:
+def loss_base(
+    reference_price: int, holder_tokens: int, settlement_decimals: int, market_cap: int = 0, supply: int = 1
+) -> int:
     """A listing's loss base: the reference price (wad) times its holders'
-    tokens ``H`` (token wei), in settlement units."""
+    tokens ``H`` (token wei), in settlement units; without a reference price
+    (no TWAP observed before the listing went late) the listing price, its
+    listing-time ``market_cap`` (settlement units) over its ``supply``."""
+    if reference_price == 0:
+        return market_cap * holder_tokens // supply
     return reference_price * holder_tokens // WAD // scale(settlement_decimals)
+
+
+def stake_cap(listing_stake: int, released: int, holder_tokens: int) -> int:
+    """The most a pot may hold so that the merchant's released allocation,
+    wherever it was moved before the default, claims back at most the
+    listing-time stake: ``stake * H / min(released, H)``, settlement units
+    (``MAX_UINT256`` before any release)."""
+    released = min(released, holder_tokens)
+    return listing_stake * holder_tokens // released if released else MAX_UINT256
 
 
 def pot_size(
@@ -214,17 +229,26 @@ def pot_size(
     loss_base: int,
     free: int,
     committed: int,
+    stake_cap: int = MAX_UINT256,
     cover_bps: int = DEFAULT_COVER_BPS,
     max_payout_bps: int = DEFAULT_MAX_PAYOUT_BPS,
     per_listing_cap_bps: int = DEFAULT_PER_LISTING_CAP_BPS,
-) -> tuple[int, int]:
-    """(amount, from_fund) of a pot opened with ``earmarked`` pulled in and
-    ``free`` the free fund before they arrived, ``committed`` the free-fund
-    parts of the pots still open: ``earmarked + min(cover - earmarked,
-    max_payout * (free + committed) - committed, per_listing_cap * free)``,
-    each term floored at 0."""
-    from_fund = min(pot_caps(earmarked, loss_base, free, committed, cover_bps, max_payout_bps, per_listing_cap_bps))
-    return earmarked + from_fund, from_fund
+) -> tuple[int, int, int]:
+    """(amount, kept, from_fund) of a pot opened with ``earmarked`` pulled in
+    and ``free`` the free fund before they arrived, ``committed`` the
+    free-fund parts of the pots still open: the earmarks stay in the pot up
+    to the loss base and the stake cap (``kept``; the rest joins the free
+    fund), and the fund adds the smallest of :func:`pot_caps`."""
+    kept = earmarks_kept(earmarked, loss_base, stake_cap)
+    from_fund = min(
+        pot_caps(earmarked, loss_base, free, committed, stake_cap, cover_bps, max_payout_bps, per_listing_cap_bps)
+    )
+    return kept + from_fund, kept, from_fund
+
+
+def earmarks_kept(earmarked: int, loss_base: int, stake_cap: int = MAX_UINT256) -> int:
+    """The part of a defaulted listing's earmarks its pot keeps: at most its loss base and its stake cap."""
+    return min(earmarked, loss_base, stake_cap)
 
 
 def pot_caps(
@@ -232,17 +256,22 @@ def pot_caps(
     loss_base: int,
     free: int,
     committed: int,
+    stake_cap: int = MAX_UINT256,
     cover_bps: int = DEFAULT_COVER_BPS,
     max_payout_bps: int = DEFAULT_MAX_PAYOUT_BPS,
     per_listing_cap_bps: int = DEFAULT_PER_LISTING_CAP_BPS,
-) -> tuple[int, int, int]:
-    """The three caps on a pot's free-fund part, each floored at 0: the cover
-    left after the earmarks (``cover_bps`` of the loss base), the fund-wide cap
-    (``max_payout_bps`` of free plus committed, less committed) and the
-    per-listing cap (``per_listing_cap_bps`` of free). The smallest binds."""
-    cover = max(loss_base * cover_bps // BPS - earmarked, 0)
+) -> tuple[int, int, int, int]:
+    """The four caps on a pot's free-fund part, each floored at 0: the cover
+    (``cover_bps`` of the loss base) and the stake cap, each less the
+    earmarks kept; the fund-wide cap (``max_payout_bps`` of free plus
+    committed, less committed) and the per-listing cap (``per_listing_cap_bps``
+    of free). The smallest binds. Without a stake cap (nothing released) its
+    entry is ``MAX_UINT256``."""
+    kept = earmarks_kept(earmarked, loss_base, stake_cap)
+    cover = max(loss_base * cover_bps // BPS - kept, 0)
+    stake = stake_cap if stake_cap == MAX_UINT256 else max(stake_cap - kept, 0)
     aggregate = max((free + committed) * max_payout_bps // BPS - committed, 0)
-    return cover, aggregate, free * per_listing_cap_bps // BPS
+    return cover, stake, aggregate, free * per_listing_cap_bps // BPS
 
 
 def pot_rate(amount: int, holder_tokens: int) -> int:

@@ -4,7 +4,7 @@ in any order, holders claim (partial, late, after the window) and pots close. Ch
 independent model of the fund to the wei (the pot maths from `ape_pst_plugin.pe`, fed only with
 what the model tracked and the chain state before the default): open pots plus free fund equal
 the fund's balance; every pot is within its caps; the claims of a listing never exceed its pot;
-a pot's rate never changes after the default. A fund that ignores the per-listing cap fails it."""
+a pot's rate never changes after the default. A fund that ignores the stake cap fails it."""
 
 from collections import Counter
 from dataclasses import dataclass, field
@@ -97,6 +97,7 @@ class FundMachine(ChainMachine):
         stake, bond = reserve.stake(), self.registry.bond(self.agent)
         earmarked = stake - stake * SLASH_BPS // BPS + bond * self.registry.agent_slash_bps() // BPS
         covered = self.fund.covered_tokens(m.listing.id)
+        cap = pe.stake_cap(reserve.LISTING_STAKE(), m.listing.vesting.released(), covered)
         reference = reserve.reference_price()
         receipt = self.send(reserve.assess, sender=self.keeper)
         opened = receipt.events.filter(self.fund.PotOpened)
@@ -106,17 +107,17 @@ class FundMachine(ChainMachine):
         [event] = opened
         loss = pe.loss_base(reference, covered, 6)
         p = self.fund.params()
-        caps = pe.pot_caps(earmarked, loss, self.model.free, self.model.committed)
-        amount, from_fund = pe.pot_size(
-            earmarked, loss, self.model.free, self.model.committed, p.cover_bps, p.max_payout_bps, p.per_listing_cap_bps
-        )
+        args = (earmarked, loss, self.model.free, self.model.committed, cap)
+        args += (p.cover_bps, p.max_payout_bps, p.per_listing_cap_bps)
+        amount, kept, from_fund = pe.pot_size(*args)
         # every pot within its caps, and exactly the model's
-        assert from_fund <= min(caps)
-        assert (event.amount, event.earmarked, event.from_fund) == (amount, earmarked, from_fund)
-        assert (event.covered_tokens, event.loss_base) == (covered, loss)
+        assert from_fund <= min(pe.pot_caps(*args)) and kept <= min(earmarked, loss, cap)
+        assert (event.amount, event.earmarked, event.from_fund) == (amount, kept, from_fund)
+        assert (event.covered_tokens, event.loss_base, event.stake_cap) == (covered, loss, cap)
+        assert event.earmarks_to_fund == earmarked - kept
         rate = pe.pot_rate(amount, covered)
         assert event.rate == rate
-        self.model.free -= from_fund
+        self.model.free += earmarked - kept - from_fund
         self.model.committed += from_fund
         self.model.locked += amount
         self.model.pots[m.listing.id] = ModelPot(amount, from_fund, rate, covered, receipt.timestamp)
@@ -205,8 +206,8 @@ def _env(chain, admin, fund_container=None):
     overrides = {"ProtectionFund": fund_container} if fund_container else None
     protocol = deploy_protocol_with(admin, deploy_uniswap(deployer), usdc, guardian=admin, overrides=overrides)
     # the agent's bond is 150,000 (its minimum for three 2,000,000 listings is 120,000), the fund
-    # 300,000 (the minimum coverage of three is 150,000): a pot's share of the fund is held to its
-    # per-listing cap (10% of the free fund) unless premiums or top-ups grow the fund
+    # 300,000 (the minimum coverage of three is 150,000): a pot is held to the merchant's stake
+    # (100,000: each merchant released more than its holders hold) unless the fund's caps are lower
     onboard_agent(protocol, admin, agent, 150_000 * USDC)
     top_up_fund(protocol, admin, 300_000 * USDC)
     markets, holders = [], []
@@ -269,12 +270,12 @@ def test_fund_invariants(chain, admin, fuzz_settings):
         assert seen["pot"] and seen["claim"], dict(seen)
 
 
-def test_a_fund_without_the_per_listing_cap_fails_the_machine(chain, admin, fuzz_settings):
-    """The machine can fail: the same run against a fund whose pots ignore the per-listing cap
-    (with 300,000 in the fund and 2,000,000 listings, that cap binds) is caught."""
+def test_a_fund_without_the_stake_cap_fails_the_machine(chain, admin, fuzz_settings):
+    """The machine can fail: the same run against a fund whose pots ignore the stake cap (the
+    merchants released more than their holders hold, so that cap binds) is caught."""
+    line = "    stake_cap: uint256 = self._stake_cap(reserve, IVesting(listing.vesting), holders)\n"
     broken = compile_source(
-        patched("ProtectionFund", [("    from_fund = min(from_fund, free * p.per_listing_cap_bps // c.BPS)\n", "")]),
-        "FundWithoutPerListingCap",
+        patched("ProtectionFund", [(line, "    stake_cap: uint256 = max_value(uint256)\n")]), "FundWithoutStakeCap"
     )
     env = _env(chain, admin, fund_container=broken)
     with pytest.raises(AssertionError):

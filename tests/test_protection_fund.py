@@ -57,26 +57,40 @@ def fp(owner, guardian, uniswap, usdc):
     return protocol
 
 
+def _open_markets(chain, protocol, owner, payer, trader, keeper, usdc, symbols):
+    opened = []
+    for symbol in symbols:
+        merchant = fresh_account()
+        plan = MarketPlan(revenue_target=TARGET)
+        market = open_market(chain, protocol, owner, merchant, payer, trader, keeper, usdc, plan, symbol=symbol)
+        market.merchant = merchant
+        opened.append(market)
+    return opened
+
+
 @pytest.fixture(scope="module")
 def markets(chain, fp, owner, payer, trader, keeper, usdc):
     """Two listings on live markets (the second opened 30 days after the
     first): pool 100,000 tokens / 200,000 USDC, the trader holds 100,000
     tokens, the merchant keeps 25,000 released tokens; target 100,000 USDC
     per period from period 1. ``market.merchant`` is the merchant's account."""
-    opened = []
-    for symbol in ("PFA", "PFB"):
-        merchant = fresh_account()
-        market = open_market(
-            chain, fp, owner, merchant, payer, trader, keeper, usdc, MarketPlan(revenue_target=TARGET), symbol=symbol
-        )
-        market.merchant = merchant
-        opened.append(market)
-    return opened
+    return _open_markets(chain, fp, owner, payer, trader, keeper, usdc, ("PFA", "PFB"))
 
 
 @pytest.fixture
 def m(markets):
     return markets[0]
+
+
+@pytest.fixture(scope="module")
+def small(chain, owner, guardian, uniswap, usdc, payer, trader, keeper):
+    """A second protocol whose fund is 250,000 USDC (coverage 12.5% with its
+    two listings), for the fund-wide cap: (protocol, fund, markets)."""
+    protocol = deploy_protocol(owner, uniswap, usdc, guardian=guardian)
+    onboard_agent(protocol, owner, fresh_account(), BOND)
+    top_up_fund(protocol, owner, 250_000 * USDC)
+    opened = _open_markets(chain, protocol, owner, payer, trader, keeper, usdc, ("SMA", "SMB"))
+    return protocol, protocol.fund, opened
 
 
 @pytest.fixture
@@ -121,29 +135,35 @@ def _default(m):
 def _expected_pot(fp, m):
     """The pot the listing's default opens, from the state just before it
     (at the brink): earmarks (the stake left after the third slash and the
-    agent's slash), loss base, caps, rate."""
+    agent's slash; `kept`: the part the pot keeps), loss base, stake cap,
+    the four caps on the fund's part, rate."""
     fund, reserve, registry = fp.fund, m.reserve, fp.registry
     stake = reserve.stake()
-    earmarked = stake - stake * SLASH_BPS // BPS + registry.bond(fp.agent) * registry.agent_slash_bps() // BPS
+    pulled = stake - stake * SLASH_BPS // BPS + registry.bond(fp.agent) * registry.agent_slash_bps() // BPS
     holders = fund.covered_tokens(m.listing.id)
     loss = pe.loss_base(reserve.reference_price(), holders, DECIMALS)
+    cap = pe.stake_cap(reserve.LISTING_STAKE(), m.listing.vesting.released(), holders)
     p = fund.params()
     free, committed = fund.free_fund(), fund.committed()
-    amount, from_fund = pe.pot_size(
-        earmarked, loss, free, committed, p.cover_bps, p.max_payout_bps, p.per_listing_cap_bps
-    )
+    args = (pulled, loss, free, committed, cap, p.cover_bps, p.max_payout_bps, p.per_listing_cap_bps)
+    amount, kept, from_fund = pe.pot_size(*args)
+    cover, stake_left, aggregate, per_listing = pe.pot_caps(*args)
     return dict(
         amount=amount,
-        earmarked=earmarked,
+        pulled=pulled,
+        earmarked=kept,
         from_fund=from_fund,
         loss_base=loss,
         covered_tokens=holders,
         rate=pe.pot_rate(amount, holders),
         free_before=free,
         committed=committed,
-        cover=loss * p.cover_bps // BPS,
-        aggregate=(free + committed) * p.max_payout_bps // BPS - committed,
-        per_listing=free * p.per_listing_cap_bps // BPS,
+        stake_cap=cap,
+        earmarks_to_fund=pulled - kept,
+        cover=cover,
+        stake=stake_left,
+        aggregate=aggregate,
+        per_listing=per_listing,
     )
 
 
@@ -206,42 +226,59 @@ def test_premium_of_each_payment_goes_to_the_fund(fp, fund, m, payer, usdc):
 # ---------------------------------------------------------------- opening a pot
 
 
-def test_default_opens_the_pot_held_to_the_per_listing_cap(fp, fund, m):
+def _opens_as_expected(fp, fund, m, binds):
+    """Defaults the listing at its brink; the event and the stored pot are
+    `_expected_pot`'s, and the cap named `binds` is the fund's part."""
     _brink(m)
     expected = _expected_pot(fp, m)
-    assert expected["per_listing"] < min(expected["cover"] - expected["earmarked"], expected["aggregate"])
+    others = [expected[name] for name in ("cover", "stake", "aggregate", "per_listing") if name != binds]
+    assert expected[binds] < min(others)
     receipt = m.reserve.assess(sender=m.keeper)
     [event] = receipt.events.filter(fund.PotOpened)
     fields = ("amount", "earmarked", "from_fund", "loss_base", "covered_tokens", "rate", "free_before")
+    fields += ("stake_cap", "earmarks_to_fund")
     assert event.id == m.listing.id
-    assert tuple(getattr(event, name) for name in fields) == tuple(expected[name] for name in fields)
-    assert event.from_fund == expected["per_listing"]
+    assert {name: getattr(event, name) for name in fields} == {name: expected[name] for name in fields}
+    assert event.from_fund == expected[binds]
     assert _pot(fund, m) == {name: expected[name] for name in _pot(fund, m)}
     assert fund.pots(m.listing.id).opened_at == receipt.timestamp
+    return expected
 
 
-def test_pot_is_the_cover_when_the_fund_is_large(fp, fund, m, owner):
-    top_up_fund(fp, owner, 10_000_000 * USDC)
+def test_default_opens_the_pot_held_to_the_stake_cap(fp, fund, m):
+    """This module's merchant released more tokens than its holders hold:
+    the pot is its listing-time stake, earmarks included."""
+    expected = _opens_as_expected(fp, fund, m, "stake")
+    assert m.listing.vesting.released() >= expected["covered_tokens"]
+    assert expected["amount"] == expected["stake_cap"] == m.reserve.LISTING_STAKE()
+
+
+def test_pot_held_to_the_per_listing_cap(fp, fund, m, owner):
+    _set(fund, owner, per_listing_cap_bps=100)
+    _opens_as_expected(fp, fund, m, "per_listing")
+
+
+def test_pot_held_to_the_cover(fp, fund, m, owner):
+    _set(fund, owner, cover_bps=2_400)
+    expected = _opens_as_expected(fp, fund, m, "cover")
+    assert expected["amount"] == expected["loss_base"] * 2_400 // BPS  # earmarks included
+
+
+def test_earmarks_above_the_stake_cap_join_the_free_fund(fp, fund, m, owner):
+    """An agent slash of 50% makes the earmarks (51,200 of stake + 100,000
+    of bond) exceed the stake cap (100,000): the pot keeps the cap, the fund
+    adds nothing and the rest of the earmarks becomes free fund, not a
+    windfall for the holders."""
+    fp.registry.set_agent_slash_bps(5_000, sender=owner)
     _brink(m)
     expected = _expected_pot(fp, m)
-    assert expected["cover"] - expected["earmarked"] < min(expected["aggregate"], expected["per_listing"])
-    receipt = m.reserve.assess(sender=m.keeper)
-    [event] = receipt.events.filter(fund.PotOpened)
-    assert (event.amount, event.from_fund) == (expected["amount"], expected["cover"] - expected["earmarked"])
-    assert event.amount == expected["loss_base"] * 5_000 // BPS  # half the loss base, earmarks included
-
-
-def test_second_pot_is_held_to_the_aggregate_cap(fp, fund, markets, owner):
-    first, second = markets
-    _set(fund, owner, max_payout_bps=1_500)
-    _default(first)
-    _brink(second)
-    expected = _expected_pot(fp, second)
-    assert expected["committed"] == fund.pots(first.listing.id).from_fund > 0
-    assert expected["aggregate"] < min(expected["cover"] - expected["earmarked"], expected["per_listing"])
-    [event] = second.reserve.assess(sender=second.keeper).events.filter(fund.PotOpened)
-    assert (event.amount, event.from_fund) == (expected["amount"], expected["aggregate"])
-    assert fund.committed() == expected["committed"] + expected["aggregate"]
+    assert expected["pulled"] > expected["stake_cap"]
+    free = fund.free_fund()
+    [event] = m.reserve.assess(sender=m.keeper).events.filter(fund.PotOpened)
+    assert (event.amount, event.earmarked, event.from_fund) == (expected["stake_cap"], expected["stake_cap"], 0)
+    assert event.earmarks_to_fund == expected["pulled"] - expected["stake_cap"] > 0
+    assert fund.free_fund() - free == event.earmarks_to_fund
+    assert fund.locked() == event.amount
 
 
 def test_earmarks_leave_the_reserve_and_the_registry_for_the_pot(fp, fund, m, usdc):
@@ -656,23 +693,15 @@ def test_exit_scam_in_numbers(fp, fund, m, trader, usdc):
     )
 
 
-@pytest.mark.parametrize("extra_fund", [0, 10_000_000 * USDC], ids=["per-listing cap binds", "cover binds"])
-def test_exit_scam_tokens_moved_before_default_are_paid_as_holders(fp, fund, m, owner, trader, extra_fund):
-    """The route that is left: before the third miss the merchant releases
+def test_exit_scam_tokens_moved_before_default_no_longer_pay(fp, fund, m, trader):
+    """The route review found: before the third miss the merchant releases
     everything vested and moves it, with the released tokens it kept, to a
-    fresh address. At default those tokens are outside the insiders, so
-    they count in H like any holder's and the fresh address claims them at
-    the pot's rate. With the module's fund (800,000 USDC: the per-listing
-    cap binds) the merchant takes back most of its own earmarked stake and
-    dilutes the real holders' rate; with a large fund (the cover binds) it
-    is paid half the reference value of its own allocation by the fund, more
-    than the whole stake it lost: the exit scam pays. Measured (pst-ci, this
-    module's markets): 246,919 tokens moved, H 200,000 -> 446,919; per-listing
-    cap: the merchant recovers 94,627.45 of its 100,000 USDC stake and the
-    trader's 100,000 tokens are paid 47,313.72 USDC less; cover: the pot grows
-    from 200,000 to 446,919.09 USDC and the merchant nets +146,919.09 USDC."""
-    if extra_fund:
-        top_up_fund(fp, owner, extra_fund)
+    fresh address, which claims them at the pot's rate as a holder. Before
+    the stake cap, with a large fund the merchant netted +146,919.09 USDC
+    over the stake it lost. Now the pot is at most `stake * H / min(released,
+    H)`: whatever it moved, the merchant claims back at most its listing
+    stake (and it also forfeits its unvested tokens). What remains: its
+    tokens dilute the real holders' rate."""
     stake = m.reserve.LISTING_STAKE()
     _brink(m)
     honest = _expected_pot(fp, m)  # the pot had the merchant kept its tokens
@@ -682,25 +711,41 @@ def test_exit_scam_tokens_moved_before_default_are_paid_as_holders(fp, fund, m, 
     moved = m.token.balanceOf(sybil)
     expected = _expected_pot(fp, m)
     assert expected["covered_tokens"] == honest["covered_tokens"] + moved
+    assert moved <= m.listing.vesting.released()  # released tokens, now outside the insiders
     m.reserve.assess(sender=m.keeper)
     pot = fund.pots(m.listing.id)
-    assert pot.rate == expected["rate"]
+    assert (pot.amount, pot.rate) == (expected["amount"], expected["rate"])
     recovered = _claim(fund, m, sybil, moved).return_value
     assert recovered == pe.claim_payment(moved, expected["rate"])
+    vesting = m.listing.vesting
+    forfeited = vesting.ALLOCATION() - vesting.released()
+    forfeited_value = pe.loss_base(m.reserve.reference_price(), forfeited, DECIMALS)
     holder_tokens = m.token.balanceOf(trader)
     diluted = pe.claim_payment(holder_tokens, honest["rate"]) - pe.claim_payment(holder_tokens, expected["rate"])
     print(
-        f"\nmoved before default ({'cover' if extra_fund else 'per-listing cap'} binds): {moved / WAD:,.0f} tokens "
-        f"(H {honest['covered_tokens'] / WAD:,.0f} -> {pot.covered_tokens / WAD:,.0f}); pot "
+        f"\nmoved before default: {moved / WAD:,.0f} "
+        f"tokens (H {honest['covered_tokens'] / WAD:,.0f} -> {pot.covered_tokens / WAD:,.0f}); pot "
         f"{honest['amount'] / USDC:,.2f} -> {pot.amount / USDC:,.2f} USDC; merchant recovers "
-        f"{recovered / USDC:,.2f} USDC of its {stake / USDC:,.0f} stake (net {(recovered - stake) / USDC:+,.2f}); "
-        f"the trader's {holder_tokens / WAD:,.0f} tokens are paid {diluted / USDC:,.2f} USDC less"
+        f"{recovered / USDC:,.2f} USDC of its {stake / USDC:,.0f} stake (net {(recovered - stake) / USDC:+,.2f}) "
+        f"and forfeits {forfeited / WAD:,.0f} unvested tokens ({forfeited_value / USDC:,.2f} USDC at the "
+        f"reference price); the trader's {holder_tokens / WAD:,.0f} tokens are paid {diluted / USDC:,.2f} USDC less"
     )
-    if extra_fund:
-        # the fund pays half the reference value of the merchant's own allocation: more than the lost stake
-        assert recovered > stake
-        assert abs(diluted) <= 2  # the rate is half the reference price either way (rounding)
-    else:
-        assert honest["per_listing"] == expected["per_listing"] == expected["from_fund"]
-        assert stake // 2 < recovered < stake
-        assert diluted > 0
+    assert recovered <= stake  # the scam never pays back more than the stake lost
+    assert expected["stake"] == expected["from_fund"]
+    assert diluted > 0  # what is left: the moved tokens share the pot with the real holders
+
+
+# ---------------------------------------------------------------- a second protocol (last: its fixture)
+
+
+def test_second_pot_is_held_to_the_aggregate_cap(small, owner):
+    """A fund of 250,000 USDC with `max_payout_bps` 5%: after the first
+    pot commits the fund's part, the second gets what is left of 5%."""
+    fp, fund, (first, second) = small
+    _set(fund, owner, max_payout_bps=500, per_listing_cap_bps=500)
+    _default(first)
+    committed = fund.committed()
+    assert committed == fund.pots(first.listing.id).from_fund > 0
+    expected = _opens_as_expected(fp, fund, second, "aggregate")
+    assert expected["committed"] == committed
+    assert fund.committed() == committed + expected["aggregate"]

@@ -10,12 +10,16 @@
         agent's slashed bond, from the registry) and top-ups. The free fund
         is the balance less what open pots still owe.
         At a listing's default its pot opens once:
-        `pot = earmarked + min(cover * loss_base - earmarked (floor 0),
+        `pot = min(earmarked, ceiling) + min(target - that (floor 0),
         max_payout_bps * (free + committed) - committed (floor 0),
-        per_listing_cap_bps * free)`, where `loss_base` = the reference
-        price (the TWAP when the listing first went late) times `H`, the
-        listing tokens outside its insiders (reserve, vesting, merchant,
-        payout) and this fund, and `committed` the free-fund parts of the
+        per_listing_cap_bps * free)`, with `target = min(cover * loss_base,
+        stake_cap)` and `ceiling = min(loss_base, stake_cap)`, where
+        `loss_base` = the reference price (the TWAP when the listing first
+        went late, or the listing price if none was observed) times `H`, the listing tokens outside its insiders
+        (reserve, vesting, merchant, payout) and this fund; `stake_cap` =
+        `listing stake * H / min(released allocation, H)`, so that tokens
+        the merchant moved out before its default never claim back more
+        than its stake; `committed` the free-fund parts of the
         pots still open. The per-token rate `pot / H` is fixed then. Any
         holder but an insider hands in tokens (kept here for good) and is
         paid `amount * rate`, whenever it claims inside the window: no race,
@@ -47,6 +51,7 @@ exports: (
 
 
 interface IReserve:
+    def LISTING_STAKE() -> uint256: view
     def status() -> uint256: view
     def reference_price() -> uint256: view
     def release_to_fund() -> uint256: nonpayable
@@ -55,6 +60,10 @@ interface IReserve:
 interface IRouter:
     def is_insider(account: address) -> bool: view
     def payout() -> address: view
+
+
+interface IVesting:
+    def released() -> uint256: view
 
 
 interface IRegistry:
@@ -118,6 +127,8 @@ event PotOpened:
     covered_tokens: uint256
     rate: uint256
     free_before: uint256
+    stake_cap: uint256
+    earmarks_to_fund: uint256
 
 
 event Claimed:
@@ -574,6 +585,21 @@ def _holder_tokens(listing: Covered) -> uint256:
 
 
 @internal
+@view
+def _stake_cap(reserve: IReserve, vesting: IVesting, holders: uint256) -> uint256:
+    """
+    @notice The most a pot may hold so that the merchant, whatever part of
+            its released allocation it moved to other addresses before the
+            default, can claim back at most its listing-time stake:
+            `stake * H / min(released, H)` (no cap before any release).
+    """
+    released: uint256 = min(staticcall vesting.released(), holders)
+    if released == 0:
+        return max_value(uint256)
+    return math._mul_div(staticcall reserve.LISTING_STAKE(), holders, released, False)
+
+
+@internal
 def _open_pot(id: uint256):
     pausable._require_not_paused()
     listing: Covered = self.listings[id]
@@ -590,19 +616,28 @@ def _open_pot(id: uint256):
 
     p: Parameters = self.params
     holders: uint256 = self._holder_tokens(listing)
-    loss_base: uint256 = math._mul_div(staticcall reserve.reference_price(), holders, c.WAD, False) // SETTLEMENT_SCALE
-    cover: uint256 = loss_base * p.cover_bps // c.BPS
+    reference: uint256 = staticcall reserve.reference_price()
+    loss_base: uint256 = 0
+    if reference != 0:
+        loss_base = math._mul_div(reference, holders, c.WAD, False) // SETTLEMENT_SCALE
+    else:
+        # no TWAP was observed before the listing went late: the listing price
+        loss_base = math._mul_div(listing.market_cap, holders, staticcall IERC20(listing.token).totalSupply(), False)
+    stake_cap: uint256 = self._stake_cap(reserve, IVesting(listing.vesting), holders)
+    # the earmarks stay in the pot up to the loss base and the stake cap; the rest joins the free fund
+    kept: uint256 = min(earmarked, min(loss_base, stake_cap))
     committed: uint256 = self.committed
+    target: uint256 = min(loss_base * p.cover_bps // c.BPS, stake_cap)
     from_fund: uint256 = 0
-    if cover > earmarked:
-        from_fund = cover - earmarked
+    if target > kept:
+        from_fund = target - kept
     aggregate: uint256 = (free + committed) * p.max_payout_bps // c.BPS
     if aggregate > committed:
         from_fund = min(from_fund, aggregate - committed)
     else:
         from_fund = 0
     from_fund = min(from_fund, free * p.per_listing_cap_bps // c.BPS)
-    amount: uint256 = earmarked + from_fund
+    amount: uint256 = kept + from_fund
     rate: uint256 = 0
     if holders != 0:
         rate = amount * c.RATE_SCALE // holders
@@ -610,7 +645,7 @@ def _open_pot(id: uint256):
     self.pots[id] = Pot(
         opened_at=block.timestamp,
         amount=amount,
-        earmarked=earmarked,
+        earmarked=kept,
         from_fund=from_fund,
         loss_base=loss_base,
         covered_tokens=holders,
@@ -629,10 +664,12 @@ def _open_pot(id: uint256):
     log PotOpened(
         id=id,
         amount=amount,
-        earmarked=earmarked,
+        earmarked=kept,
         from_fund=from_fund,
         loss_base=loss_base,
         covered_tokens=holders,
         rate=rate,
         free_before=free,
+        stake_cap=stake_cap,
+        earmarks_to_fund=earmarked - kept,
     )

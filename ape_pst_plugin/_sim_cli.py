@@ -162,7 +162,7 @@ def simulate(scenario, days, seed, step_hours, out, as_json):
     report.md, series.csv and PNG plots."""
     from ape.logging import logger
 
-    from ape_pst_plugin.report import check_writable, write_report
+    from ape_pst_plugin.report import check_writable, stress_spells, write_report
     from ape_pst_plugin.simulate import run
 
     out = check_writable(out or Path("reports") / scenario)
@@ -207,6 +207,19 @@ def simulate(scenario, days, seed, step_hours, out, as_json):
         "claims": [
             {"day": c["hour"] / 24, "holder": c["who"], "tokens": c["tokens"], "paid": c["paid"]} for c in result.claims
         ],
+        "stress_spells": [
+            {"from_day": began / 24, "to_day": None if ended is None else ended / 24}
+            for began, ended in stress_spells(result)
+        ],
+        "peers": [
+            {"day": p["hour"] / 24, "peer": p["peer"], "period": p["period"], "status": STATUS[p["status"]]}
+            for p in result.peers
+        ],
+        "fund_top_up_during_run": (
+            {"day": result.recapitalised["hour"] / 24, "amount": result.recapitalised["amount"]}
+            if result.recapitalised
+            else None
+        ),
         "wall_seconds": round(result.wall_seconds, 3),
         "files": {name: str(path.resolve()) for name, path in paths.items()},
     }

@@ -27,6 +27,7 @@ COLUMNS = (
     "verified_cap",
     "fresh",
     "status",
+    "fund_stress",
     "trade",
     "trade_given",
     "trade_received",
@@ -66,6 +67,7 @@ def write_series(result: Result, path: Path) -> None:
                     f"{r.period_cap / unit:.6f}",
                     "yes" if r.fresh else "no",
                     STATUS[r.status],
+                    "yes" if r.stress else "no",
                     r.trade,
                     f"{r.spent / given_unit:.6f}" if r.spent else "",
                     f"{r.received / received_unit:.6f}" if r.received else "",
@@ -225,6 +227,7 @@ def markdown(result: Result) -> str:
         lines.append("")
     lines += underwriting(result)
     lines += protection(result)
+    lines += stress(result)
     if result.refusals:
         reasons = {}
         for r in result.refusals:
@@ -275,19 +278,31 @@ def protection(result: Result) -> list[str]:
     pot = result.pot
     if not pot:
         return lines + ["No listing defaulted: no pot opened.", ""]
-    caps = pem.pot_caps(pot["earmarked"], pot["loss_base"], pot["free_before"], 0)
-    names = ("cover left after the earmarks (50% of the loss base)", "30% of the fund", "10% of the fund per listing")
+    pulled = pot["earmarked"] + pot["earmarks_to_fund"]
+    caps = pem.pot_caps(pulled, pot["loss_base"], pot["free_before"], 0, pot["stake_cap"])
+    names = (
+        "cover left after the earmarks (50% of the loss base)",
+        "stake cap left after the earmarks (the merchant's moved tokens claim back at most its stake)",
+        "30% of the fund",
+        "10% of the fund per listing",
+    )
     bound = names[caps.index(min(caps))]
     per_token = pot["rate"] / 10**18 / unit
     lines += [
         f"**Pot** (opened day {pot['hour'] / 24:.2f}): {pot['amount'] / unit:,.2f} = earmarked "
         f"{pot['earmarked'] / unit:,.2f} (the stake's rest and the agent's slash) + {pot['from_fund'] / unit:,.2f} "
         f"from the fund; loss base {pot['loss_base'] / unit:,.2f} over {pot['covered_tokens'] / WAD:,.0f} holders' "
-        f"tokens; rate {per_token:,.6f} per token, fixed.",
+        f"tokens; rate {per_token:,.6f} per token, fixed."
+        + (
+            f" {pot['earmarks_to_fund'] / unit:,.2f} of the earmarks exceeded the loss base or the stake cap and "
+            "joined the free fund."
+            if pot["earmarks_to_fund"]
+            else ""
+        ),
         "",
         "| cap on the fund's part | amount |",
         "|---|---:|",
-        *(f"| {name} | {cap / unit:,.2f} |" for name, cap in zip(names, caps)),
+        *(f"| {name} | {cap / unit:,.2f} |" for name, cap in zip(names, caps) if cap != pem.MAX_UINT256),
         "",
         f"The smallest binds: {bound}.",
         "",
@@ -299,6 +314,54 @@ def protection(result: Result) -> list[str]:
         paid = sum(c["paid"] for c in result.claims)
         lines += ["", f"Claims paid {paid / unit:,.2f} of the pot's {pot['amount'] / unit:,.2f}.", ""]
     return lines
+
+
+def stress_spells(result: Result) -> list[tuple[float, float | None]]:
+    """(first hour, first hour after) of each run of rows with the fund in stress (None: still at the end)."""
+    spells, began = [], None
+    for row in result.rows:
+        if row.stress and began is None:
+            began = row.hour
+        elif not row.stress and began is not None:
+            spells.append((began, row.hour))
+            began = None
+    if began is not None:
+        spells.append((began, None))
+    return spells
+
+
+def stress(result: Result) -> list[str]:
+    """The stress breaker: when the fund was in stress, what the keeper's stabilise() met then,
+    the buys before, during and after, the peer listings' assessments and the treasury's top-up."""
+    spells = stress_spells(result)
+    if not spells and not result.peers:
+        return []
+    unit = 10**result.decimals
+    events = [
+        (p["hour"], f"peer listing {p['peer']} assessed for period {p['period']}: {STATUS[p['status']]}")
+        for p in result.peers
+    ]
+    if result.recapitalised:
+        r = result.recapitalised
+        events.append((r["hour"], f"the treasury topped the fund up by {r['amount'] / unit:,.2f}"))
+    lines = ["**Stress breaker** (no reserve of the protocol buys while the fund is in stress):", ""]
+    lines += [f"- day {hour / 24:.2f}: {text}" for hour, text in sorted(events, key=lambda e: e[0])]
+    for began, ended in spells:
+        until = "the end" if ended is None else f"day {ended / 24:.2f}"
+        inside = [t for t in result.trades if t["kind"] == "buy" and began <= t["hour"] < (ended or float("inf"))]
+        refused = [
+            r for r in result.refusals if "stress" in r["reason"] and began <= r["hour"] < (ended or float("inf"))
+        ]
+        lines.append(
+            f"- in stress from day {began / 24:.2f} to {until}: {len(refused)} stabilise() calls refused for "
+            f"stress, {len(inside)} buys"
+        )
+    if spells:
+        first, last = spells[0][0], spells[-1][1]
+        before = sum(t["kind"] == "buy" and t["hour"] < first for t in result.trades)
+        after = 0 if last is None else sum(t["kind"] == "buy" and t["hour"] >= last for t in result.trades)
+        lines.append(f"- buys before the first stress: {before}; after the last cleared: {after}")
+    return lines + [""]
 
 
 def _day(timestamp: int, result: Result) -> str:

@@ -65,6 +65,12 @@ class Scenario:
     of its tokens then)."""
     fund_top_up: int = 0
     """Whole settlement units the treasury adds to the protection fund at the start."""
+    peers: int = 0
+    """Other listings of the same protocol, listed beside this one, whose
+    merchants never pay: each misses period 1 and goes late on day 30 (then
+    defaults on day 90); the keeper assesses them too."""
+    recapitalise: tuple[float, int] | None = None
+    """(day, whole settlement units): the treasury tops the fund up then."""
 
 
 def _always(value):
@@ -159,6 +165,19 @@ SCENARIOS: dict[str, Scenario] = {
             claims=((1, "holder", 50), (3, "staker", 100), (7, "holder", 100)),
             fund_top_up=2_000_000,
         ),
+        Scenario(
+            "contagion",
+            "two other listings of the protocol stop paying and go late together on day 30, and holders of this "
+            "healthy listing panic (PE towards 4): the late listings' loss bases put the protection fund (400,000) "
+            "in stress, so every reserve refuses to buy, this one included; on day 45 the treasury adds 1,000,000, "
+            "the stress clears and the reserve buys back (needs --days 60; --step-hours 6 is quicker)",
+            fair_pe=_before(30 * 24, 10.0, 4.0),
+            pull=_before(30 * 24, 0.05, 0.02),
+            noise=0.003,
+            fund_top_up=400_000,
+            peers=2,
+            recapitalise=(45, 1_000_000),
+        ),
     )
 }
 
@@ -184,6 +203,7 @@ class Row:
     period_cap: int = 0  # the verified cap in force at the running period's start (registry.verified_cap)
     fresh: bool = True  # registry.is_fresh(merchant): the newest attestation has not expired
     status: int = 0  # 0 active, 1 late, 2 defaulted
+    stress: bool = False  # fund.in_stress(): no reserve of the protocol buys
     trade: str = ""  # "buy", "sell", "refused: <reason>" or ""
     spent: int = 0  # buy: settlement given; sell: tokens given
     received: int = 0
@@ -219,10 +239,14 @@ class Result:
     assessments: list[dict] = field(default_factory=list)  # Assessed events (+ defaulted flag)
     refusals: list[dict] = field(default_factory=list)  # stabilise() reverts the keeper saw
     attacks: list[dict] = field(default_factory=list)  # manipulation attempts
-    fund_before: dict = field(default_factory=dict)  # the protection fund before the run: free, coverage_bps
+    fund_before: dict = field(
+        default_factory=dict
+    )  # the fund before the run: free, coverage_bps, late_loss_total, in_stress
     fund_after: dict = field(default_factory=dict)  # and after it
     pot: dict = field(default_factory=dict)  # the PotOpened event of the listing's default (+ hour)
     claims: list[dict] = field(default_factory=list)  # Claimed events (+ hour, holder)
+    peers: list[dict] = field(default_factory=list)  # the peer listings' assessments (hour, peer, period, status)
+    recapitalised: dict = field(default_factory=dict)  # the treasury's top-up during the run (hour, amount)
     wall_seconds: float = 0.0
 
     def period_start(self, period: int) -> int:
@@ -325,18 +349,37 @@ class Simulation:
         # governance sets the scenario's target right after listing: it applies from period 1 on
         # (period 0 holds the history revenue, with the grade's target: half the attested average)
         plan.revenue_target = int(usual_period * scenario.target)
-        # the risk agent's bond: twice the registry's minimum for the listing (1,000,000 tokens at the pool price)
+        # the risk agent's bond: twice the registry's minimum for the listings (1,000,000 tokens at the pool price)
         market_cap = plan.pool_settlement * WAD * WAD // plan.pool_tokens * 1_000_000
-        self.bond = 2 * protocol.registry.required_bond(agent, market_cap)
+        self.bond = 2 * protocol.registry.required_bond(agent, market_cap * (1 + scenario.peers))
         onboard_agent(protocol, admin, agent, self.bond, fund=fund)
         self.fund = protocol.fund
         if scenario.fund_top_up:
             from ape_pst_plugin.deployment import top_up_fund
 
             top_up_fund(protocol, admin, scenario.fund_top_up * 10 ** usdc.decimals(), fund=fund)
+        # peers are listed first, without a history period of their own: their periods start with this
+        # listing's (a few seconds earlier) and their period 0 holds the listing payment
+        self.peers = [
+            open_market(
+                chain,
+                protocol,
+                admin,
+                peer,
+                payer,
+                trader,
+                keeper,
+                usdc,
+                plan=MarketPlan(history_days=0, reserve_float=10_000),
+                symbol=f"PEER{i}",
+                fund=fund,
+            )
+            for i, peer in enumerate(_fresh_accounts(scenario.peers))
+        ]
         self.market = m = open_market(
             chain, protocol, admin, merchant, payer, trader, keeper, usdc, plan=plan, symbol="SIM", fund=fund
         )
+        self.top_up = fund
         self.volatility_bps = plan.volatility_bps
         self.usual_hourly = usual_period * HOUR // PERIOD
         self.decimals = usdc.decimals()
@@ -397,8 +440,17 @@ class Simulation:
         self.claimed: set[int] = set()
 
     def _fund_state(self) -> dict:
-        free, coverage = self.rpc.calls([self.c_fund.call("free_fund"), self.c_fund.call("coverage_bps")])
-        return dict(free=free, coverage_bps=None if coverage == MAX else coverage)
+        free, coverage, late_loss, stress = self.rpc.calls(
+            [
+                self.c_fund.call("free_fund"),
+                self.c_fund.call("coverage_bps"),
+                self.c_fund.call("late_loss_total"),
+                self.c_fund.call("in_stress"),
+            ]
+        )
+        return dict(
+            free=free, coverage_bps=None if coverage == MAX else coverage, late_loss_total=late_loss, in_stress=stress
+        )
 
     # ------------------------------------------------------ fast chain access
     # The loop talks JSON-RPC to the node directly (see `Rpc`): ape's and
@@ -415,7 +467,10 @@ class Simulation:
         )
         self.c_staking, self.c_swap = rpc.contract(self.staking), rpc.contract(self.swap_router)
         self.c_registry = rpc.contract(self.registry)
-        self.c_fund = rpc.contract(self.fund)
+        self.c_fund, self.c_usdc = rpc.contract(self.fund), rpc.contract(self.usdc)
+        self.c_peers = [rpc.contract(p.reserve) for p in self.peers]
+        starts = rpc.calls([rpc.contract(p.listing.router).call("START") for p in self.peers]) if self.peers else []
+        self.peer_periods = [[start, 0] for start in starts]  # [router START, next period to assess]
         self.c_manipulator = rpc.contract(self.manipulator) if self.scenario.attacker else None
         for account in self._actors():
             rpc.request("anvil_impersonateAccount", [account.address])
@@ -481,21 +536,24 @@ class Simulation:
     def _row(self, hour: float) -> Row:
         period = (self.start + int(hour * HOUR) - self.router_start) // self.period_length
         merchant = self.merchant.address
-        reserves, free, inventory, staked, stake, price_eps, gross, counted, status, cap, fresh = self.rpc.calls(
-            [
-                self.c_pair.call("getReserves"),
-                self.c_reserve.call("free_balance"),
-                self.c_reserve.call("inventory"),
-                self.c_staking.call("total_staked"),
-                self.c_reserve.call("stake"),
-                self.c_oracle.call("price_and_eps"),
-                self.c_router.call("period_gross", period),
-                self.c_router.call("counted", period),
-                self.c_reserve.call("status"),
-                self.c_registry.call("verified_cap", merchant, self.router_start + period * self.period_length),
-                self.c_registry.call("is_fresh", merchant),
-            ],
-            allow_revert=True,
+        reserves, free, inventory, staked, stake, price_eps, gross, counted, status, cap, fresh, stress = (
+            self.rpc.calls(
+                [
+                    self.c_pair.call("getReserves"),
+                    self.c_reserve.call("free_balance"),
+                    self.c_reserve.call("inventory"),
+                    self.c_staking.call("total_staked"),
+                    self.c_reserve.call("stake"),
+                    self.c_oracle.call("price_and_eps"),
+                    self.c_router.call("period_gross", period),
+                    self.c_router.call("counted", period),
+                    self.c_reserve.call("status"),
+                    self.c_registry.call("verified_cap", merchant, self.router_start + period * self.period_length),
+                    self.c_registry.call("is_fresh", merchant),
+                    self.c_fund.call("in_stress"),
+                ],
+                allow_revert=True,
+            )
         )
         r_token, r_settlement = self._tokens_first(reserves)
         twap = eps = pe = p_low = p_high = None
@@ -522,6 +580,7 @@ class Simulation:
             period_cap=cap,
             fresh=fresh,
             status=status,
+            stress=stress,
         )
 
     # ---------------------------------------------------------------- actors
@@ -735,6 +794,34 @@ class Simulation:
                         trade = ("sell", a["sold"], a["received"])
         return trade
 
+    def _peers(self, hour: float, row_notes: list) -> None:
+        """The keeper assesses each peer listing once its period is over (they never pay)."""
+        now = self.start + int(hour * HOUR)
+        for i, (c_reserve, periods) in enumerate(zip(self.c_peers, self.peer_periods)):
+            start, next_period = periods
+            if (now - start) // self.period_length <= next_period:
+                continue
+            [status] = self.rpc.calls([c_reserve.call("status")])
+            if status == 2:
+                continue
+            receipt = self._send(c_reserve.call("assess"), self.keeper)
+            periods[1] += 1
+            for a in c_reserve.events(receipt, "Assessed"):
+                self.result.peers.append(dict(hour=hour, peer=i, period=a["period"], status=a["status"]))
+                row_notes.append(f"peer {i}: period {a['period']} " + ("met" if a["counted"] >= a["due"] else "missed"))
+
+    def _recapitalise(self, hour: float, row_notes: list) -> None:
+        """The treasury tops the fund up on the scenario's day (once)."""
+        plan = self.scenario.recapitalise
+        if plan is None or self.result.recapitalised or hour < plan[0] * 24:
+            return
+        amount = plan[1] * 10**self.decimals
+        self.top_up(self.admin, amount)
+        self._send(self.c_usdc.call("approve", self.fund.address, amount), self.admin)
+        self._send(self.c_fund.call("top_up", amount), self.admin)
+        self.result.recapitalised = dict(hour=hour, amount=amount)
+        row_notes.append(f"treasury topped the fund up by {amount}")
+
     def _claims(self, hour: float, row_notes: list) -> None:
         """Holders hand in tokens to the listing's pot when the scenario says (days after it opened)."""
         if not self.result.pot:
@@ -774,6 +861,8 @@ class Simulation:
             if self.scenario.attacker:
                 self._attack(hour)
             notes: list[str] = []
+            self._recapitalise(hour, notes)
+            self._peers(hour, notes)
             kind, given, received = self._keeper(hour, notes)
             self._claims(hour, notes)
             row = self._row(hour)

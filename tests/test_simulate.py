@@ -176,8 +176,10 @@ def test_default_opens_the_pot_within_its_caps_and_holders_are_paid_the_fixed_ra
     # no revenue: periods 1, 2 and 3 missed, the third defaults the listing on day 90
     assert [a["misses"] for a in result.assessments if a["misses"]] == [1, 2, 3]
     assert result.rows[-1].status == DEFAULTED and pot["hour"] == 90 * 24
-    # the pot is the earmarks plus the fund's part, the smallest of its three caps
-    assert (pot["amount"], pot["from_fund"]) == pem.pot_size(pot["earmarked"], pot["loss_base"], pot["free_before"], 0)
+    # the pot is the earmarks it keeps plus the fund's part, the smallest of its four caps
+    pulled = pot["earmarked"] + pot["earmarks_to_fund"]
+    sized = pem.pot_size(pulled, pot["loss_base"], pot["free_before"], 0, pot["stake_cap"])
+    assert (pot["amount"], pot["earmarked"], pot["from_fund"]) == sized
     assert pot["from_fund"] > 0
     # every claim, early or late, is paid the rate fixed at the default
     assert [c["who"] for c in result.claims] == ["holder", "staker", "holder"]
@@ -185,6 +187,35 @@ def test_default_opens_the_pot_within_its_caps_and_holders_are_paid_the_fixed_ra
         assert claim["paid"] == pem.claim_payment(claim["tokens"], pot["rate"]) > 0
     assert result.claims[0]["paid"] == result.claims[2]["paid"]  # the same tokens, days apart, the same pay
     # nothing else moved the fund: no revenue, no premiums in the run
-    assert result.fund_after["free"] == result.fund_before["free"] - pot["from_fund"]
+    assert result.fund_after["free"] == result.fund_before["free"] - pot["from_fund"] + pot["earmarks_to_fund"]
     report = (write_report(result, tmp_path)["report"]).read_text()
-    assert "The smallest binds: cover left after the earmarks" in report
+    assert "The smallest binds: stake cap" in report
+
+
+def test_contagion_stress_stops_every_buy_then_lifts_with_the_recapitalisation(tmp_path):
+    from ape_pst_plugin import pe as pem
+    from ape_pst_plugin.report import stress_spells
+
+    result = run("contagion", days=60, seed=1, hours_per_step=12)
+    # both peers miss period 1 on day 30 and go late together; this listing meets every target
+    late = [p for p in result.peers if p["period"] == 1]
+    assert [(p["hour"], p["status"]) for p in late] == [(30 * 24, LATE)] * 2
+    assert all(a["misses"] == 0 for a in result.assessments)
+    # the fund is in stress exactly from the peers' miss to the treasury's top-up on day 45
+    recap = result.recapitalised
+    assert recap == dict(hour=45 * 24, amount=1_000_000 * 10**result.decimals)
+    assert stress_spells(result) == [(30 * 24, 45 * 24)]
+    # the panic wants buys from day 30: inside the spell every one is refused for stress, after it the reserve buys
+    inside = [r for r in result.refusals if 30 * 24 <= r["hour"] < 45 * 24]
+    assert inside and all(r["reason"] == "reserve: protection fund in stress, no buys" for r in inside)
+    assert all(r.pe is None or r.pe < result.pe_low for r in result.rows if 31 * 24 <= r.hour < 45 * 24)
+    assert not [b for b in _buys(result) if b["hour"] < 45 * 24]
+    assert [b for b in _buys(result) if b["hour"] >= 45 * 24]
+    # with the 1,000,000 in, the late listings' loss bases are within the stress threshold again
+    after = result.fund_after
+    assert after["late_loss_total"] > 0 and after["in_stress"] is pem.in_stress(after["late_loss_total"], after["free"])
+    assert not after["in_stress"]
+    report = write_report(result, tmp_path)["report"].read_text()
+    assert (
+        f"in stress from day 30.00 to day 45.00: {len(inside)} stabilise() calls refused for stress, 0 buys" in report
+    )

@@ -60,7 +60,7 @@ test: install lint
 	  again ape test $(BESIDE) -p no:cacheprovider || s=1; \
 	  exit $$s ) > .build/test-fork.log 2>&1 & fork_pid=$$!; \
 	echo "fork suite running in the background (log: .build/test-fork.log)"; \
-	ape test tests -m "not fork" $(addprefix --ignore=,$(BESIDE)) -p no:cacheprovider || status=1; \
+	ape test tests -m "not fork" $(addprefix --ignore=,$(BESIDE)) -p no:cacheprovider --durations=15 || status=1; \
 	wait $$fork_pid || status=1; fork_pid=; \
 	echo "==== on the mainnet stand-in ($(FORK)), then $(BESIDE) ===="; cat .build/test-fork.log; \
 	echo $$(( $$(date +%s) - began )) > .build/make-test-seconds; \

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from ape_pst_plugin import pe as pem
 from ape_pst_plugin import underwriting as uw
 from ape_pst_plugin.constants import BPS, DAY, HOUR, PERIOD, WAD  # noqa: F401 - re-exported (report.py, tests)
+from ape_pst_plugin.keeper import ASSESS, STABILISE, UPDATE, ListingView, keep
 
 MAX = 2**256 - 1
 
@@ -468,15 +469,15 @@ class Simulation:
         self.c_staking, self.c_swap = rpc.contract(self.staking), rpc.contract(self.swap_router)
         self.c_registry = rpc.contract(self.registry)
         self.c_fund, self.c_usdc = rpc.contract(self.fund), rpc.contract(self.usdc)
-        self.c_peers = [rpc.contract(p.reserve) for p in self.peers]
-        starts = rpc.calls([rpc.contract(p.listing.router).call("START") for p in self.peers]) if self.peers else []
-        self.peer_periods = [[start, 0] for start in starts]  # [router START, next period to assess]
         self.c_manipulator = rpc.contract(self.manipulator) if self.scenario.attacker else None
         for account in self._actors():
             rpc.request("anvil_impersonateAccount", [account.address])
         self.period_length, self.router_start = rpc.calls([self.c_router.call("PERIOD"), self.c_router.call("START")])
-        self.next_period, status = rpc.calls([self.c_reserve.call("next_period"), self.c_reserve.call("status")])
-        self.defaulted = status == 2
+        self.io = _KeeperIO(self, self.c_oracle, self.c_reserve, self.c_router)
+        self.peer_ios = [
+            _KeeperIO(self, rpc.contract(p.oracle), rpc.contract(p.reserve), rpc.contract(p.listing.router))
+            for p in self.peers
+        ]
         self.verified_period = (self.start - self.router_start) // self.period_length
         [self.last_verified] = rpc.calls([self.c_registry.call("verified_at", self.merchant.address)])
 
@@ -526,12 +527,6 @@ class Simulation:
 
     def _reserves(self) -> tuple[int, int]:
         return self._tokens_first(self.rpc.calls([self.c_pair.call("getReserves")])[0])
-
-    def _price_and_eps(self):
-        try:
-            return self.rpc.calls([self.c_oracle.call("price_and_eps")])[0]
-        except RpcRevert:
-            return None, None
 
     def _row(self, hour: float) -> Row:
         period = (self.start + int(hour * HOUR) - self.router_start) // self.period_length
@@ -723,13 +718,12 @@ class Simulation:
         )
 
     def _keeper(self, hour: float, row_notes: list) -> tuple[str, int, int]:
-        """assess() once a period is over, update(), then stabilise() if the PE is out of band."""
-        now = self.start + int(hour * HOUR)
-        if not self.defaulted and (now - self.router_start) // self.period_length > self.next_period:
-            receipt = self._send(self.c_reserve.call("assess"), self.keeper)
-            self.next_period += 1
+        """The keeper's round (``keeper.keep``, as the bot): assess() once a period is over,
+        update(), then stabilise() if the PE is out of band and a dry run says it would trade."""
+        done = keep(self.io)
+        receipt = done.receipt(ASSESS)
+        if receipt is not None:
             defaulted = bool(self.c_reserve.events(receipt, "Defaulted"))
-            self.defaulted = self.defaulted or defaulted
             for opened in self.c_fund.events(receipt, "PotOpened"):
                 self.result.pot = dict(opened, hour=hour)
                 row_notes.append(f"pot opened: {opened['amount']}")
@@ -752,61 +746,47 @@ class Simulation:
                     + (f"missed, slashed {a['slashed']}" if missed else "target met")
                     + (", defaulted" if defaulted else "")
                 )
-        self._send(self.c_oracle.call("update"), self.keeper)
         trade = ("", 0, 0)
-        twap, eps = self._price_and_eps()
-        if eps:
-            pe = twap * WAD // eps
-            if not self.pe_low <= pe <= self.pe_high:
-                stabilise = self.c_reserve.call("stabilise")
-                try:  # a dry run first: a refusal is recorded, not sent
-                    self.rpc.calls([stabilise], sender=self.keeper.address)
-                except RpcRevert as err:
-                    self.result.refusals.append(dict(hour=hour, pe=pe, reason=err.reason))
-                    trade = (f"refused: {err.reason}", 0, 0)
-                else:
-                    receipt = self._send(stabilise, self.keeper)
-                    for a in self.c_reserve.events(receipt, "Bought"):
-                        self.result.trades.append(
-                            dict(
-                                hour=hour,
-                                kind="buy",
-                                given=a["spent"],
-                                received=a["received"],
-                                pe=a["pe"],
-                                target=a["target_price"],
-                                spot_after=a["spot_after"],
-                            )
-                        )
-                        trade = ("buy", a["spent"], a["received"])
-                    for a in self.c_reserve.events(receipt, "Sold"):
-                        self.result.trades.append(
-                            dict(
-                                hour=hour,
-                                kind="sell",
-                                given=a["sold"],
-                                received=a["received"],
-                                pe=a["pe"],
-                                target=a["target_price"],
-                                spot_after=a["spot_after"],
-                            )
-                        )
-                        trade = ("sell", a["sold"], a["received"])
+        if done.refused is not None:
+            self.result.refusals.append(dict(hour=hour, pe=done.pe, reason=done.refused))
+            trade = (f"refused: {done.refused}", 0, 0)
+        receipt = done.receipt(STABILISE)
+        if receipt is not None:
+            for a in self.c_reserve.events(receipt, "Bought"):
+                self.result.trades.append(
+                    dict(
+                        hour=hour,
+                        kind="buy",
+                        given=a["spent"],
+                        received=a["received"],
+                        pe=a["pe"],
+                        target=a["target_price"],
+                        spot_after=a["spot_after"],
+                    )
+                )
+                trade = ("buy", a["spent"], a["received"])
+            for a in self.c_reserve.events(receipt, "Sold"):
+                self.result.trades.append(
+                    dict(
+                        hour=hour,
+                        kind="sell",
+                        given=a["sold"],
+                        received=a["received"],
+                        pe=a["pe"],
+                        target=a["target_price"],
+                        spot_after=a["spot_after"],
+                    )
+                )
+                trade = ("sell", a["sold"], a["received"])
         return trade
 
     def _peers(self, hour: float, row_notes: list) -> None:
-        """The keeper assesses each peer listing once its period is over (they never pay)."""
-        now = self.start + int(hour * HOUR)
-        for i, (c_reserve, periods) in enumerate(zip(self.c_peers, self.peer_periods)):
-            start, next_period = periods
-            if (now - start) // self.period_length <= next_period:
+        """The keeper's round on each peer listing (they never pay: their assessments are misses)."""
+        for i, io in enumerate(self.peer_ios):
+            receipt = keep(io).receipt(ASSESS)
+            if receipt is None:
                 continue
-            [status] = self.rpc.calls([c_reserve.call("status")])
-            if status == 2:
-                continue
-            receipt = self._send(c_reserve.call("assess"), self.keeper)
-            periods[1] += 1
-            for a in c_reserve.events(receipt, "Assessed"):
+            for a in io.c_reserve.events(receipt, "Assessed"):
                 self.result.peers.append(dict(hour=hour, peer=i, period=a["period"], status=a["status"]))
                 row_notes.append(f"peer {i}: period {a['period']} " + ("met" if a["counted"] >= a["due"] else "missed"))
 
@@ -853,7 +833,8 @@ class Simulation:
         steps = self.days * 24 // h
         for step in range(1, steps + 1):
             hour = float(step * h)
-            self.rpc.request("evm_setNextBlockTimestamp", [self.start + int(hour * HOUR)])
+            self.now = self.start + int(hour * HOUR)
+            self.rpc.request("evm_setNextBlockTimestamp", [self.now])
             self._verify(hour, h)
             self._pay(hour, h)
             self._wash(hour, h)
@@ -877,6 +858,55 @@ class Simulation:
         # ape's view of the chain (block cache, pending timestamp) catches up with a mined block
         self.chain.mine()
         return self.result
+
+
+class _KeeperIO:
+    """``keeper.ListingIO`` over the simulator's JSON-RPC client: the round's time is the step's."""
+
+    def __init__(self, sim: "Simulation", c_oracle, c_reserve, c_router):
+        self.sim, self.c_oracle, self.c_reserve = sim, c_oracle, c_reserve
+        self.start, self.period_length = sim.rpc.calls([c_router.call("START"), c_router.call("PERIOD")])
+        self.calls = {ASSESS: c_reserve.call("assess"), UPDATE: c_oracle.call("update")}
+        self.calls[STABILISE] = c_reserve.call("stabilise")
+
+    def view(self) -> ListingView:
+        o, r = self.c_oracle, self.c_reserve
+        last, window, price_eps, low, high, status, next_period = self.sim.rpc.calls(
+            [
+                o.call("last_observed"),
+                o.call("twap_window"),
+                o.call("price_and_eps"),
+                r.call("pe_low"),
+                r.call("pe_high"),
+                r.call("status"),
+                r.call("next_period"),
+            ],
+            allow_revert=True,
+        )
+        twap, eps = (None, None) if isinstance(price_eps, RpcRevert) else price_eps
+        return ListingView(
+            now=self.sim.now,
+            last_observed=last,
+            twap_window=window,
+            twap=twap,
+            eps=eps,
+            pe_low=low,
+            pe_high=high,
+            status=status,
+            next_period=next_period,
+            router_start=self.start,
+            period_length=self.period_length,
+        )
+
+    def send(self, action: str):
+        return self.sim._send(self.calls[action], self.sim.keeper)
+
+    def refusal(self) -> str | None:
+        try:  # a dry run: a refusal is recorded, not sent
+            self.sim.rpc.calls([self.calls[STABILISE]], sender=self.sim.keeper.address)
+        except RpcRevert as err:
+            return err.reason
+        return None
 
 
 class RpcRevert(Exception):

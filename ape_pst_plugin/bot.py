@@ -1,0 +1,178 @@
+"""The PST keeper as a Silverback bot: every listing of one factory kept alive.
+
+Run it with ``ape pst keeper`` (which runs this bot on the connected network),
+or with Silverback itself::
+
+    PST_FACTORY=0x... silverback run ape_pst_plugin.bot:bot --network ethereum:local:node --account TEST::0
+
+The factory is ``PST_FACTORY`` or, without it, the ``ape pst`` deployment
+of the connected network. At start-up the bot reads the factory's listings
+from its state (``listing_count``; no event replay) and then follows its
+``ListingCreated`` events. On every new block it runs :func:`keeper.keep`
+for each listing: ``assess()`` when a period has finished unassessed,
+``update()`` when the observation is a TWAP window old, ``stabilise()`` when
+the TWAP PE is outside the band and an ``eth_call`` shows it would trade.
+
+- A failure on one listing (a revert, a dropped transaction, a nonce gap, the
+  RPC endpoint gone) is one log line and that listing's ``errors`` metric;
+  the other listings are served and the next block tries again. The handler
+  never raises (Silverback stops a bot after ``--max-exceptions``).
+- ``PST_MAX_GAS_PRICE`` (wei; default none) caps the gas price: above it the
+  bot sends nothing and logs one line; the work comes again next block.
+- Metrics per listing: ``listing_<id>_pe`` (wad), ``..._sent`` (transactions
+  this block), ``..._errors`` (0/1); plus ``listings`` and ``sent``.
+"""
+
+import os
+
+from ape import chain
+from ape.exceptions import ContractLogicError
+from ape.logging import logger
+from silverback import SilverbackBot
+
+from ape_pst_plugin.keeper import ASSESS, STABILISE, UPDATE, ListingView, keep
+
+bot = SilverbackBot()
+
+
+def _factory():
+    from ape_pst_plugin.deployment import _containers
+
+    address = os.environ.get("PST_FACTORY")
+    if address:
+        return _containers().ListingFactory.at(address)
+    from ape_pst_plugin.registry import load_deployment
+
+    return load_deployment().protocol.factory
+
+
+FACTORY = _factory()
+MAX_GAS_PRICE = int(os.environ["PST_MAX_GAS_PRICE"]) if os.environ.get("PST_MAX_GAS_PRICE") else None
+
+
+class ApeListingIO:
+    """``keeper.ListingIO`` over Ape: the bot's signer sends, reads go to the connected node."""
+
+    def __init__(self, listing_id: int, signer):
+        from ape_pst_plugin.deployment import _containers
+
+        entry = FACTORY.listings(listing_id)
+        project = _containers()
+        self.id, self.signer = listing_id, signer
+        self.oracle = project.PEOracle.at(entry.oracle)
+        self.reserve = project.Reserve.at(entry.reserve)
+        router = project.RevenueRouter.at(entry.router)
+        self.start, self.period_length = router.START(), router.PERIOD()
+        self.methods = {ASSESS: self.reserve.assess, UPDATE: self.oracle.update, STABILISE: self.reserve.stabilise}
+        self.stabilise_data = self.reserve.stabilise.encode_input()
+
+    def view(self) -> ListingView:
+        try:
+            twap, eps = self.oracle.price_and_eps()
+        except ContractLogicError:
+            twap = eps = None
+        return ListingView(
+            now=chain.blocks.head.timestamp,
+            last_observed=self.oracle.last_observed(),
+            twap_window=self.oracle.twap_window(),
+            twap=twap,
+            eps=eps,
+            pe_low=self.reserve.pe_low(),
+            pe_high=self.reserve.pe_high(),
+            status=self.reserve.status(),
+            next_period=self.reserve.next_period(),
+            router_start=self.start,
+            period_length=self.period_length,
+        )
+
+    def send(self, action: str):
+        return self.methods[action](sender=self.signer)
+
+    def refusal(self) -> str | None:
+        # web3's eth_call, not ape's: ape prints a call trace for every refusal it enriches
+        from web3.exceptions import ContractLogicError as Web3Revert
+
+        call = {"from": self.signer.address, "to": self.reserve.address, "data": self.stabilise_data}
+        try:
+            chain.provider.web3.eth.call(call)
+        except Web3Revert as err:
+            return str(err.message or "reverted").removeprefix("execution reverted: ")
+        return None
+
+
+def _gas_ok(action: str) -> bool:
+    if MAX_GAS_PRICE is None:
+        return True
+    price = chain.provider.gas_price
+    if price > MAX_GAS_PRICE:
+        logger.warning(f"gas price {price} over the cap {MAX_GAS_PRICE}: {action} not sent")
+        return False
+    return True
+
+
+def _listings() -> dict[int, ApeListingIO]:
+    listings = bot.state.listings  # Silverback's state answers None for what was never set
+    if listings is None:
+        bot.state.listings = listings = {}
+    return listings
+
+
+def _add(listing_id: int) -> None:
+    listings = _listings()
+    if listing_id not in listings:
+        listings[listing_id] = ApeListingIO(listing_id, bot.signer)
+        logger.info(f"listing {listing_id}: kept")
+
+
+@bot.on_startup()
+def discover(startup_state):
+    """Every listing the factory has now (its state, not its event history)."""
+    for listing_id in range(FACTORY.listing_count()):
+        _add(listing_id)
+    return {"listings": len(_listings())}
+
+
+@bot.on_(FACTORY.ListingCreated)
+def listed(log):
+    """A new listing joins the round."""
+    _add(log.id)
+    return {"listings": len(_listings())}
+
+
+@bot.on_(chain.blocks)
+def serve(block):
+    """One keeper round per listing; one listing's failure never stops the others."""
+    metrics = {}
+    sent_total = 0
+    try:  # a worker that missed start-up or an event catches up from the factory's state
+        known = _listings()
+        for listing_id in range(FACTORY.listing_count()):
+            if listing_id not in known:
+                _add(listing_id)
+    except Exception as err:
+        logger.error(f"factory: {type(err).__name__}: {_one_line(err)}")
+    for listing_id, io in list(_listings().items()):
+        prefix = f"listing_{listing_id}"
+        try:
+            done = keep(io, _gas_ok)
+        except Exception as err:  # one line, then the next listing
+            logger.error(f"listing {listing_id}: {type(err).__name__}: {_one_line(err)}")
+            metrics[f"{prefix}_errors"] = 1
+            continue
+        for action, receipt in done.sent:
+            logger.info(f"listing {listing_id}: {action} in block {receipt.block_number}")
+        if done.refused is not None:
+            logger.info(f"listing {listing_id}: stabilise not sent: {done.refused}")
+        metrics[f"{prefix}_errors"] = 0
+        metrics[f"{prefix}_sent"] = len(done.sent)
+        if done.pe is not None:
+            metrics[f"{prefix}_pe"] = done.pe
+        sent_total += len(done.sent)
+    metrics["listings"] = len(_listings())
+    metrics["sent"] = sent_total
+    return metrics
+
+
+def _one_line(err: Exception) -> str:
+    text = " ".join(str(err).split())
+    return text if len(text) <= 200 else text[:197] + "..."

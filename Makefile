@@ -11,7 +11,8 @@ export PYTHONPATH := $(CURDIR)
 FORK := ethereum:mainnet-fork:foundry
 # Long, self-contained local tests that run beside the fork suite, so both
 # halves of `make test` take about as long on two cores.
-BESIDE := tests/test_governance_invariants.py tests/test_plugin_in_another_project.py tests/test_fund_invariants.py
+BESIDE := tests/test_governance_invariants.py tests/test_plugin_in_another_project.py tests/test_fund_invariants.py \
+	tests/test_revenue_invariants.py tests/test_keeper_bot.py tests/test_devnet.py
 
 # Linters in their own venv: mamushi pins a click that eth-ape refuses.
 TOOLS := .build/tools

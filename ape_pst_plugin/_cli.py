@@ -72,6 +72,8 @@ def one_line_errors():
         raise PstAbort(_on_one_line(str(err))) from None
     except ApeException as err:
         raise PstAbort(_on_one_line(str(err)) or type(err).__name__) from None
+    except ConnectionError as err:  # e.g. ape-node's "No node found" when nothing answers at the URI
+        raise PstAbort(f"cannot reach the network's node: {_on_one_line(str(err))}") from None
 
 
 class PstGroup(click.Group):
@@ -117,6 +119,8 @@ class PstCommand(ConnectedProviderCommand):
             choice = network_choice(ctx)
             if "mainnet-fork" in choice or (choice.startswith("ethereum:mainnet:") and fork.upstream_is_local()):
                 fork.require_standin(choice)
+            if choice.startswith("ethereum:local:") and choice.split(":", 2)[2] not in ("foundry", "test"):
+                fork.require_devnet(choice.split(":", 2)[2])
             return super().invoke(ctx)
 
 
@@ -340,14 +344,24 @@ def cli():
     help="The protocol's settlement token (bonds, attested revenue, payments; like USDC). "
     "Default: pst.deployments' settlement, or on a dev network a new test stablecoin.",
 )
+@click.option(
+    "--replace",
+    is_flag=True,
+    default=False,
+    help="Deploy even though this network's recorded deployment still exists (the record then points at the new one).",
+)
 @json_option
-def deploy(network, account_alias, owners, threshold, min_delay, guardian, settlement, as_json):
+def deploy(network, account_alias, owners, threshold, min_delay, guardian, settlement, replace, as_json):
     """Deploy the whole protocol: a DAO Safe, the timelock, the listing factory
-    (and Uniswap V2 from npm on a dev network without one); the timelock ends
-    up the only admin and the deployer keeps no role. The addresses go to
-    .build/pst/deployments.json, which must be writable before anything is sent."""
+    (Uniswap V2: the configured one, else the one at its mainnet addresses on
+    the stand-in or the devnet, else from npm on a dev network); the timelock
+    ends up the only admin and the deployer keeps no role. The addresses go to
+    .build/pst/deployments.json, which must be writable; every argument is
+    checked before anything is sent, and a recorded deployment that still
+    exists is never replaced without --replace."""
     from ape import accounts
 
+    from ape_pst_plugin import fork
     from ape_pst_plugin.governance import check_min_delay, deploy_governed_protocol
     from ape_pst_plugin.registry import (
         _has_code,
@@ -371,16 +385,31 @@ def deploy(network, account_alias, owners, threshold, min_delay, guardian, settl
     if not 1 <= threshold <= len(owners):
         raise BadInput(f"--threshold {threshold} must be between 1 and the number of owners ({len(owners)})")
     known = configured_addresses()
+    if _has_code(known["factory"]) and not replace:
+        raise BadInput(
+            f"this network's recorded PST deployment still exists (factory {known['factory']}): "
+            "pass --replace to deploy another and record it instead"
+        )
+    if settlement and not _has_code(settlement):
+        raise BadInput(f"--settlement {settlement} has no code on {network.name}")
+    seeded = fork.has_seeded_uniswap()
     if _has_code(known["uniswap_factory"]) and _has_code(known["uniswap_router"]):
         uniswap = connect_uniswap(known["uniswap_factory"], known["uniswap_router"])
+    elif seeded:
+        uniswap = fork.mainnet_uniswap()
     elif network.is_dev:
-        uniswap = deploy_uniswap(deployer)
+        uniswap = None  # deployed below, once every argument has passed
     else:
         raise BadInput(f"no Uniswap V2 configured for {network.name}: set pst.deployments in ape-config.yaml")
     settlement = settlement or known["settlement"]
     if not _has_code(settlement):
-        if not network.is_dev:
+        if seeded and fork.is_standin_usdc(fork.mainnet_usdc()):
+            settlement = fork.USDC
+        elif not network.is_dev:
             raise BadInput(f"no settlement token for {network.name}: give --settlement or set pst.deployments")
+    if uniswap is None:
+        uniswap = deploy_uniswap(deployer)
+    if not _has_code(settlement):
         from ape_pst_plugin.deployment import _containers
 
         settlement = deployer.deploy(_containers().TestStablecoin, "Test USD Coin", "USDC", 6).address
@@ -678,6 +707,105 @@ def assess(listing_key, account_alias, as_json):
         Field("status", STATUS[event.status]),
     ]
     emit(f"{listing.token.symbol()} assess", fields, as_json)
+
+
+# --- faucet ----------------------------------------------------------------------------------
+
+
+@cli.command(cls=PstCommand, short_help="Settlement tokens for an address, on dev networks.")
+@click.argument("amount_text", metavar="AMOUNT", callback=_positive_number)
+@click.option("--to", "to", default=None, callback=_address, help="Who gets them (default: the signer).")
+@account_option
+@json_option
+def faucet(network, amount_text, to, account_alias, as_json):
+    """Give AMOUNT whole settlement tokens (e.g. 1000.5) to --to (default the
+    signer), on a dev network only (the local network, the devnet, a fork):
+    the recorded settlement token, else the USDC stand-in the stand-in and
+    the devnet are seeded with. A test stablecoin mints with its faucet;
+    another token (a real one on a fork) gets its balance slot written."""
+    from ape_pst_plugin import fork
+    from ape_pst_plugin.deployment import _containers, _erc20
+    from ape_pst_plugin.registry import _has_code, configured_addresses
+
+    if not network.is_dev:
+        raise BadInput(f"no faucet on {network.name}: only on the local network, the devnet or a fork")
+    signer = _account(account_alias)
+    recorded = configured_addresses()["settlement"]
+    if _has_code(recorded):
+        address = recorded
+    elif fork.has_seeded_uniswap() and _has_code(fork.USDC):
+        address = fork.USDC
+    else:
+        raise BadInput(f"no settlement token on {network.name}: `ape pst deploy` first")
+    token = _erc20(address)
+    decimals = token.decimals()
+    amount_raw = _parse_amount(amount_text, decimals)
+    receiver = to or signer.address
+    before = token.balanceOf(receiver)
+    if bytes(network.provider.get_code(address)).startswith(fork.project_runtime_code()):
+        _containers().TestStablecoin.at(address).faucet(receiver, amount_raw, sender=signer)
+    else:
+        fork.write_balance(token, receiver, amount_raw)
+    fields = [
+        Field("token", address),
+        Field("to", receiver),
+        amount("amount", amount_raw, decimals),
+        amount("balance", token.balanceOf(receiver), decimals),
+    ]
+    if token.balanceOf(receiver) - before != amount_raw:
+        raise PstError(f"the faucet gave {token.balanceOf(receiver) - before} base units, not {amount_raw}")
+    emit(f"{token.symbol()} faucet", fields, as_json)
+
+
+# --- keeper ----------------------------------------------------------------------------------
+
+
+@cli.command(cls=PstCommand, short_help="Keep every listing alive: the Silverback keeper bot.")
+@account_option
+@click.option(
+    "--max-gas-price",
+    "max_gas_price",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Send nothing while the gas price is above this (wei); the work waits for the next block.",
+)
+@click.option("-x", "--max-exceptions", "max_exceptions", type=click.IntRange(min=1), default=3, show_default=True)
+def keeper(network, account_alias, max_gas_price, max_exceptions):
+    """Run the keeper bot (`ape_pst_plugin.bot`, on ApeWorX's Silverback) on
+    the connected network for every listing of this network's factory:
+    assess() finished periods, update() stale oracles, stabilise() when the
+    TWAP PE is out of band and an eth_call says it would trade. Runs until
+    stopped (Ctrl-C); each action is one log line. The same as
+    `PST_FACTORY=<factory> silverback run ape_pst_plugin.bot:bot`."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from ape_pst_plugin.registry import load_deployment
+
+    signer = _account(account_alias)
+    factory = load_deployment().protocol.factory.address
+    alias = account_alias or "TEST::0"  # what _account(None) chose: the first test account
+    env = dict(os.environ, PST_FACTORY=factory)
+    if max_gas_price is not None:
+        env["PST_MAX_GAS_PRICE"] = str(max_gas_price)
+    silverback = Path(sys.executable).with_name("silverback")
+    command = [
+        str(silverback),
+        "run",
+        "ape_pst_plugin.bot:bot",
+        "--network",
+        network_choice(click.get_current_context()),
+    ]
+    command += ["--account", alias, "--max-exceptions", str(max_exceptions)]
+    click.echo(f"keeping the listings of factory {factory} as {signer.address} (Ctrl-C stops)", err=True)
+    try:
+        code = subprocess.call(command, env=env)
+    except KeyboardInterrupt:
+        return
+    if code not in (0, -2, 130):
+        raise PstError(f"the keeper bot stopped with exit code {code} (its log is above)")
 
 
 # --- protection fund -------------------------------------------------------------------------

@@ -1,5 +1,6 @@
-"""``ape pst fork start|stop|status`` (the mainnet stand-in) and
-``ape pst simulate`` (market scenarios with a report)."""
+"""``ape pst fork start|stop|status`` (the mainnet stand-in), ``ape pst
+devnet start|stop|status`` (the persistent local chain) and ``ape pst
+simulate`` (market scenarios with a report)."""
 
 import json
 import sys
@@ -95,6 +96,74 @@ def status(as_json):
     click.echo(
         f"running: pid {state.pid}, {state.uri}, log {state.log}" + (f", forking {state.rpc}" if state.rpc else "")
     )
+
+
+@click.group(cls=PstGroup, short_help="Start or stop the devnet (chain id 31337).")
+def devnet():
+    """Start or stop the devnet, the persistent local chain (chain id 31337).
+
+    One anvil that ethereum:local:node reaches, so deploy, listing, pay,
+    status, assess and the keeper compose across commands."""
+
+
+@devnet.command(name="start", short_help="Start the devnet.")
+@click.option(
+    "--port", type=click.IntRange(1, 65535), default=None, help="Loopback port (default: pst.devnet_port, 8545)."
+)
+@json_option
+def devnet_start(port, as_json):
+    """Start the devnet: anvil with chain id 31337 and a block a second (a
+    keeper sees time pass), its funded test accounts (`--account TEST::N`),
+    Uniswap V2 (factory, Router02, WETH9) and a 6-decimal USDC stand-in at
+    their mainnet addresses, seeded as the stand-in is. Its state lasts until
+    `ape pst devnet stop`. Use it with --network ethereum:local:node (its
+    `node: ethereum: local:` in ape-config.yaml: uri, chain_id 31337, block_time 1)."""
+    from ape_pst_plugin import fork as nodes
+
+    notes: list[str] = []
+    state = nodes.start(port=port, notes=notes, node=nodes.DEVNET)
+    if as_json:
+        click.echo(json.dumps({**_state_record(state), "notes": notes}, indent=2))
+        return
+    _warn(notes)
+    click.echo(f"devnet (chain id 31337) on {state.uri}, pid {state.pid}, log {state.log}")
+    click.echo("use it with --network ethereum:local:node; stop it with `ape pst devnet stop`")
+
+
+@devnet.command(name="stop", short_help="Stop the devnet.")
+@json_option
+def devnet_stop(as_json):
+    """Stop the devnet started by `ape pst devnet start` (its state is gone).
+    Only an anvil on the recorded port is stopped; a stale record is removed."""
+    from ape_pst_plugin import fork as nodes
+
+    notes: list[str] = []
+    state = nodes.stop(notes=notes, node=nodes.DEVNET)
+    if as_json:
+        record = {"stopped": state is not None, **(_state_record(state) if state else {}), "notes": notes}
+        click.echo(json.dumps(record, indent=2))
+        return
+    _warn(notes)
+    click.echo(f"stopped the devnet (pid {state.pid}, {state.uri})" if state else "no devnet was running")
+
+
+@devnet.command(name="status", short_help="Say whether the devnet runs, and where.")
+@json_option
+def devnet_status(as_json):
+    """Say whether the devnet runs, and where (exit code 1 if it does not;
+    with --json, ``running`` says so and the exit code is 0)."""
+    from ape_pst_plugin import fork as nodes
+
+    notes: list[str] = []
+    state = nodes.read_state(notes=notes, node=nodes.DEVNET)
+    if as_json:
+        record = {"running": state is not None, **(_state_record(state) if state else {}), "notes": notes}
+        click.echo(json.dumps(record, indent=2))
+        return
+    if state is None:
+        why = f" ({'; '.join(notes)})" if notes else ""
+        raise PstAbort(f"no devnet is running{why}: `ape pst devnet start`")
+    click.echo(f"running: pid {state.pid}, {state.uri}, log {state.log}")
 
 
 def _report_folder(ctx, param, value: Path | None) -> Path | None:
@@ -227,4 +296,5 @@ def simulate(scenario, days, seed, step_hours, out, as_json):
 
 
 cli.add_command(fork)
+cli.add_command(devnet)
 cli.add_command(simulate)

@@ -52,5 +52,10 @@ class PstConfig(PluginConfig):
     (8555), which is what ape-foundry's ``ethereum:mainnet-fork:foundry``
     forks; set both if you change one."""
 
+    devnet_port: int | None = None
+    """Loopback port of the devnet (``ape pst devnet start``). By default the
+    port of ``node: ethereum: local: uri`` (8545), which ``ethereum:local:node``
+    reaches; set both if you change one."""
+
     # a key nothing reads (a typo, or a field an older version advertised) is an error, not a silent no-op
     model_config = SettingsConfigDict(extra="forbid", env_prefix="APE_PST_")

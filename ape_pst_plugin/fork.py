@@ -46,12 +46,35 @@ USDC = "0xA0b86991c6218b36c1d19D4a2e9Eb0cE3606eB48"
 PAIR_INIT_CODE_HASH = "0x96e8ac4277198ff8b6f785478aa9a39f403cb768dd02cbee326c3e7da348845f"
 
 DEFAULT_PORT = 8555
+DEVNET_PORT = 8545
 HOST = "127.0.0.1"
 
 
+@dataclass(frozen=True)
+class Node:
+    """A kind of local anvil the plugin runs and records: the mainnet
+    stand-in (chain id 1, ``ape pst fork``) or the devnet (chain id 31337,
+    ``ape pst devnet``). Both are seeded the same way (Uniswap V2 and the USDC
+    stand-in at their mainnet addresses)."""
+
+    name: str  # in messages
+    command: str  # the `ape pst` group that manages it
+    record: str  # .build/<record>.json and .build/<record>.log
+    chain_id: int
+    block_time: int | None = None  # anvil --block-time (None: a block per transaction)
+
+
+STANDIN = Node("stand-in", "fork", "pst-fork", 1)
+#: the devnet mines a block every second, so a keeper sees time pass without transactions
+DEVNET = Node("devnet", "devnet", "pst-devnet", 31337, block_time=1)
+
+
 __all__ = [
+    "DEVNET",
+    "STANDIN",
     "ForkError",
     "ForkState",
+    "Node",
     "StandInNotRunning",
     "anvil_executable",
     "read_state",
@@ -84,8 +107,8 @@ def project_root() -> Path:
     return Path(config.local_project.path)
 
 
-def state_file(root: Path | None = None) -> Path:
-    return (root or project_root()) / ".build" / "pst-fork.json"
+def state_file(root: Path | None = None, node: Node = STANDIN) -> Path:
+    return (root or project_root()) / ".build" / f"{node.record}.json"
 
 
 def node_modules_path(root: Path | None = None) -> Path:
@@ -136,6 +159,20 @@ def require_standin(choice: str) -> None:
         )
 
 
+def require_devnet(provider: str = "node") -> None:
+    """Raises :class:`StandInNotRunning` unless the node ``ethereum:local:node``
+    reaches answers (a loopback one: the devnet). ``provider`` is the last
+    part of the network choice: ``node``, or the URI ape put in its place."""
+    from urllib.parse import urlparse
+
+    uri = provider if "://" in provider else devnet_uri()
+    where = urlparse(uri)
+    if where.hostname in ("127.0.0.1", "localhost", "::1") and not port_open(where.port or 80, where.hostname):
+        raise StandInNotRunning(
+            f"the devnet is not running ({uri}, which ethereum:local:node reaches): start it with `ape pst devnet start`"
+        )
+
+
 def upstream_uri() -> str:
     """What ``ethereum:mainnet-fork:foundry`` forks: ``node: ethereum:
     mainnet: uri`` in ape-config.yaml (http://127.0.0.1:8555 here)."""
@@ -148,17 +185,32 @@ def upstream_uri() -> str:
     return uri or f"http://{HOST}:{DEFAULT_PORT}"
 
 
-def configured_port() -> int:
+def configured_port(node: Node = STANDIN) -> int:
     """The stand-in's port: ``pst.fork_port`` (env ``APE_PST_FORK_PORT``),
-    else the port of :func:`upstream_uri`."""
+    else the port of :func:`upstream_uri`. The devnet's: ``pst.devnet_port``,
+    else the port of ``node: ethereum: local: uri``, else 8545."""
     from urllib.parse import urlparse
 
     from ape import config
 
     from ape_pst_plugin.config import CONFIG_KEY
 
+    if node is DEVNET:
+        port = config.get_config(CONFIG_KEY).devnet_port
+        return int(port) if port else (urlparse(devnet_uri()).port or DEVNET_PORT)
     port = config.get_config(CONFIG_KEY).fork_port
     return int(port) if port else (urlparse(upstream_uri()).port or DEFAULT_PORT)
+
+
+def devnet_uri() -> str:
+    """What ``ethereum:local:node`` reaches: ``node: ethereum: local: uri`` in ape-config.yaml."""
+    from ape import config
+
+    try:
+        uri = config.get_config("node").ethereum.local.get("uri")
+    except (AttributeError, KeyError):
+        uri = None
+    return uri or f"http://{HOST}:{DEVNET_PORT}"
 
 
 def _alive(pid: int) -> bool:
@@ -228,19 +280,19 @@ def _parse_state(path: Path) -> ForkState:
     return state
 
 
-def read_state(root: Path | None = None, notes: list[str] | None = None) -> ForkState | None:
-    """The running stand-in, or None. A record whose pid is not an anvil on
-    the recorded port any more (stale), or that cannot be read (corrupt),
-    is removed and counts as no stand-in; what was removed goes to ``notes``
-    (else to ape's log as a warning). No process is touched."""
-    path = state_file(root)
+def read_state(root: Path | None = None, notes: list[str] | None = None, node: Node = STANDIN) -> ForkState | None:
+    """The running stand-in (or devnet), or None. A record whose pid is not
+    an anvil on the recorded port any more (stale), or that cannot be read
+    (corrupt), is removed and counts as none; what was removed goes to
+    ``notes`` (else to ape's log as a warning). No process is touched."""
+    path = state_file(root, node)
     if not path.is_file():
         return None
     try:
         state = _parse_state(path)
     except CorruptFile as err:
         path.unlink(missing_ok=True)
-        _note(notes, f"{err.path} was corrupt ({err.reason}): removed it, no stand-in recorded")
+        _note(notes, f"{err.path} was corrupt ({err.reason}): removed it, no {node.name} recorded")
         return None
     if not is_our_anvil(state.pid, state.port):
         path.unlink(missing_ok=True)
@@ -287,19 +339,22 @@ def start(
     block: int | None = None,
     root: Path | None = None,
     notes: list[str] | None = None,
+    node: Node = STANDIN,
 ) -> ForkState:
-    """Starts the stand-in (or a fork of ``rpc``) on loopback and records it."""
+    """Starts the stand-in (or a fork of ``rpc``), or the devnet, on loopback and records it."""
     if block is not None and rpc is None:
         raise ForkError("--block needs --rpc (the block of the network to fork)")
     root = root or project_root()
-    if (running := read_state(root, notes)) is not None:
-        raise ForkError(f"the stand-in already runs (pid {running.pid}, {running.uri}): `ape pst fork stop` first")
-    port = port or configured_port()
+    if (running := read_state(root, notes, node)) is not None:
+        raise ForkError(
+            f"the {node.name} already runs (pid {running.pid}, {running.uri}): `ape pst {node.command} stop` first"
+        )
+    port = port or configured_port(node)
     if port_open(port):
         raise ForkError(f"port {port} on {HOST} is taken by another process: choose another with --port")
     node_modules = node_modules_path(root)
     anvil = anvil_executable(root, node_modules)
-    log = root / ".build" / "pst-fork.log"
+    log = root / ".build" / f"{node.record}.log"
     try:
         log.parent.mkdir(parents=True, exist_ok=True)
         log.touch()
@@ -311,7 +366,9 @@ def start(
         if block is not None:
             cmd += ["--fork-block-number", str(block)]
     else:
-        cmd += ["--chain-id", "1"]
+        cmd += ["--chain-id", str(node.chain_id)]
+    if node.block_time:
+        cmd += ["--block-time", str(node.block_time)]
     with log.open("w") as out:
         # own session: Ctrl-C in the shell that started it does not stop it
         process = subprocess.Popen(
@@ -322,7 +379,7 @@ def start(
         _wait_ready(state.uri, process, log, timeout=120 if rpc else 30)
         if not rpc:
             seed(state.uri, root, node_modules)
-        _write_state(state_file(root), state)
+        _write_state(state_file(root, node), state)
     except BaseException:
         _terminate(process.pid)
         raise
@@ -347,15 +404,15 @@ def _terminate(pid: int, timeout: float = 10) -> None:
     os.kill(pid, signal.SIGKILL)
 
 
-def stop(root: Path | None = None, notes: list[str] | None = None) -> ForkState | None:
-    """Stops the recorded stand-in; None if none was running. Only a process
-    that is an anvil on the recorded port is ever signalled (:func:`read_state`)."""
+def stop(root: Path | None = None, notes: list[str] | None = None, node: Node = STANDIN) -> ForkState | None:
+    """Stops the recorded stand-in (or devnet); None if none was running. Only a
+    process that is an anvil on the recorded port is ever signalled (:func:`read_state`)."""
     root = root or project_root()
-    state = read_state(root, notes)
+    state = read_state(root, notes, node)
     if state is None:
         return None
     _terminate(state.pid)
-    state_file(root).unlink(missing_ok=True)
+    state_file(root, node).unlink(missing_ok=True)
     return state
 
 
@@ -368,7 +425,7 @@ def _deploy(uri: str, sender: str, bytecode: str) -> str:
         time.sleep(0.02)
         receipt = _rpc(uri, "eth_getTransactionReceipt", [tx])
     if receipt is None or int(receipt["status"], 16) != 1:
-        raise ForkError(f"seeding the stand-in: deployment {tx} failed")
+        raise ForkError(f"seeding the node: deployment {tx} failed")
     return receipt["contractAddress"]
 
 
@@ -433,12 +490,18 @@ def stablecoin_bytecode() -> str:
 
 # ---------------------------------------------------------------- for ape code
 def has_standin(provider=None) -> bool:
-    """True when the connected chain has Uniswap V2 at the mainnet addresses
-    (the stand-in, a fork of it, or a fork of mainnet)."""
+    """True when the connected chain has chain id 1 and Uniswap V2 at the
+    mainnet addresses (the stand-in, a fork of it, or a fork of mainnet)."""
     from ape import chain
 
-    if chain.chain_id != 1:
-        return False
+    return chain.chain_id == 1 and has_seeded_uniswap(provider)
+
+
+def has_seeded_uniswap(provider=None) -> bool:
+    """True when the connected chain has Uniswap V2 at the mainnet addresses
+    (the stand-in, the devnet, or a fork of mainnet)."""
+    from ape import chain
+
     provider = provider or chain.provider
     return len(provider.get_code(UNISWAP_V2_FACTORY)) > 0 and len(provider.get_code(UNISWAP_V2_ROUTER02)) > 0
 

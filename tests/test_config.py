@@ -12,7 +12,7 @@ def test_config_section_is_pst_and_resolves_to_the_plugin_class():
 
 def test_config_has_only_fields_the_plugin_reads():
     # the protocol's parameters live in the contracts (set through the timelock), not here
-    assert set(PstConfig.model_fields) == {"node_modules", "deployments", "fork_port"}
+    assert set(PstConfig.model_fields) == {"node_modules", "deployments", "fork_port", "devnet_port"}
 
 
 @pytest.mark.parametrize("field", ["share_bps", "settlement_decimals", "stake_bps", "reserve_allocation_bps"])

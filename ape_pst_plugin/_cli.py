@@ -775,8 +775,9 @@ def keeper(network, account_alias, max_gas_price, max_exceptions):
     the connected network for every listing of this network's factory:
     assess() finished periods, update() stale oracles, stabilise() when the
     TWAP PE is out of band and an eth_call says it would trade. Runs until
-    stopped (Ctrl-C); each action is one log line. The same as
-    `PST_FACTORY=<factory> silverback run ape_pst_plugin.bot:bot`."""
+    stopped (Ctrl-C); each action is one log line, and a node that goes away
+    and comes back is waited for. The same as `PST_FACTORY=<factory>
+    silverback run ape_pst_plugin.bot:bot --runner ape_pst_plugin.bot:KeeperRunner`."""
     import os
     import subprocess
     import sys
@@ -799,6 +800,7 @@ def keeper(network, account_alias, max_gas_price, max_exceptions):
         network_choice(click.get_current_context()),
     ]
     command += ["--account", alias, "--max-exceptions", str(max_exceptions)]
+    command += ["--runner", "ape_pst_plugin.bot:KeeperRunner"]
     click.echo(f"keeping the listings of factory {factory} as {signer.address} (Ctrl-C stops)", err=True)
     try:
         code = subprocess.call(command, env=env)

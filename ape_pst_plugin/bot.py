@@ -20,15 +20,21 @@ the TWAP PE is outside the band and an ``eth_call`` shows it would trade.
 - ``PST_MAX_GAS_PRICE`` (wei; default none) caps the gas price: above it the
   bot sends nothing and logs one line; the work comes again next block.
 - Metrics per listing: ``listing_<id>_pe`` (wad), ``..._sent`` (transactions
-  this block), ``..._errors`` (0/1); plus ``listings`` and ``sent``.
+  this block), ``..._errors`` (0/1); plus ``listings``, ``sent`` and
+  ``skipped`` (1 when a block came while the previous round still ran: one
+  round at a time, so nothing is sent twice).
 """
 
+import asyncio
 import os
+import threading
 
 from ape import chain
 from ape.exceptions import ContractLogicError
 from ape.logging import logger
 from silverback import SilverbackBot
+from silverback.runner import PollingRunner
+from silverback.utils import async_wrap_iter
 
 from ape_pst_plugin.keeper import ASSESS, STABILISE, UPDATE, ListingView, keep
 
@@ -139,10 +145,25 @@ def listed(log):
     return {"listings": len(_listings())}
 
 
+#: one round at a time: Silverback starts a task per block, and two rounds at once could both
+#: send what one state made due (the second would revert)
+_ROUND = threading.Lock()
+
+
 @bot.on_(chain.blocks)
 def serve(block):
-    """One keeper round per listing; one listing's failure never stops the others."""
-    metrics = {}
+    """One keeper round per listing; one listing's failure never stops the others. A block
+    that arrives while a round still runs is skipped: the next block's round does its work."""
+    if not _ROUND.acquire(blocking=False):
+        return {"skipped": 1}
+    try:
+        return _round()
+    finally:
+        _ROUND.release()
+
+
+def _round() -> dict:
+    metrics = {"skipped": 0}
     sent_total = 0
     try:  # a worker that missed start-up or an event catches up from the factory's state
         known = _listings()
@@ -176,3 +197,56 @@ def serve(block):
 def _one_line(err: Exception) -> str:
     text = " ".join(str(err).split())
     return text if len(text) <= 200 else text[:197] + "..."
+
+
+#: seconds between attempts while the node does not answer
+RETRY_SECONDS = float(os.environ.get("PST_RETRY_SECONDS", "2"))
+
+
+class KeeperRunner(PollingRunner):
+    """Silverback's polling runner, made to outlive its node: when polling
+    for blocks or events fails (the RPC endpoint died, a timeout), it logs one
+    line and polls again from the head ``PST_RETRY_SECONDS`` later, and errors
+    around a task (Silverback reading the block it hands over) never add up
+    to ``--max-exceptions``, instead of ending the run. Nothing is replayed: each round reads the chain's
+    state. ``ape pst keeper`` uses it (``silverback run ... --runner
+    ape_pst_plugin.bot:KeeperRunner``)."""
+
+    async def _block_task(self, task_data):
+        await self._forever("blocks", task_data, lambda: chain.blocks.poll_blocks())
+
+    async def _event_task(self, task_data):
+        from ethpm_types import EventABI
+        from silverback.utils import decode_topics_from_string
+
+        address = task_data.labels.get("address")
+        event = EventABI.from_signature(task_data.labels["event"])
+        topics = decode_topics_from_string(task_data.labels.get("topics", "")) or None
+        await self._forever(
+            "events", task_data, lambda: self.provider.poll_logs(address=address, events=[event], topics=topics)
+        )
+
+    async def run_task(self, task_data, *args, raise_on_error: bool = False):
+        """As Silverback's, but task errors never end the run: the keeper's handler never
+        raises, so an error here came from around it (e.g. the block it was given could not be
+        read while the node was away): one line, and the next block tries again."""
+        from silverback.exceptions import Halt
+
+        try:
+            return await super().run_task(task_data, *args, raise_on_error=raise_on_error)
+        except Halt as halt:
+            if halt.__cause__ is None:  # a handler asked to stop
+                raise
+            logger.error(f"{task_data.name}: {type(halt.__cause__).__name__}: {_one_line(halt.__cause__)}")
+            self.exceptions.clear()
+        except Exception as err:  # e.g. handing the task a block the node can no longer give
+            logger.error(f"{task_data.name}: {type(err).__name__}: {_one_line(err)}")
+
+    async def _forever(self, what: str, task_data, poll) -> None:
+        while True:
+            try:
+                async for item in async_wrap_iter(poll()):
+                    self._runtime_task_group.create_task(self.run_task(task_data, item))
+            except Exception as err:  # the node went away: say so once per attempt, then try again
+                logger.error(f"polling {what}: {type(err).__name__}: {_one_line(err)}; again in {RETRY_SECONDS:g} s")
+            await asyncio.sleep(RETRY_SECONDS)

@@ -4,7 +4,8 @@
 so what the scenarios show is what the bot does.
 
 One round, from the listing's state alone (no catch-up replay, idempotent
-after a restart: a round that finds nothing due sends nothing):
+after a restart: a round that finds nothing due sends nothing; a defaulted
+listing is final and gets nothing):
 
 1. ``assess()`` when a period has finished unassessed and the listing has not
    defaulted (one period per round, in order);
@@ -92,6 +93,8 @@ def keep(io: ListingIO, may_send: Callable[[str], bool] = lambda action: True) -
     simply not sent and comes again next round."""
     done = Round()
     view = io.view()
+    if view.status == DEFAULTED:  # final: nothing of it needs keeping
+        return done
     if assess_due(view) and may_send(ASSESS):
         done.sent.append((ASSESS, io.send(ASSESS)))
     if update_due(view) and may_send(UPDATE):

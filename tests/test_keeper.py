@@ -141,3 +141,10 @@ def test_a_vetoed_send_waits_for_the_next_round():
     assert listing.sent == [] and done.sent == []
     keep(listing)
     assert listing.sent == [ASSESS, UPDATE, STABILISE]
+
+
+def test_a_defaulted_listing_gets_nothing():
+    """Final: no assessment, no observation, no dry run, however stale or out of band."""
+    listing = Listing(view(status=DEFAULTED, now=START + 5 * PERIOD, last_observed=0, twap=5 * WAD))
+    done = keep(listing)
+    assert (listing.sent, listing.dry_runs, done.refused) == ([], 0, None)

@@ -12,14 +12,21 @@ FORK := ethereum:mainnet-fork:foundry
 # Long, self-contained local tests that run beside the fork suite, so both
 # halves of `make test` take about as long on two cores.
 BESIDE := tests/test_governance_invariants.py tests/test_plugin_in_another_project.py tests/test_fund_invariants.py \
-	tests/test_revenue_invariants.py tests/test_keeper_bot.py tests/test_devnet.py
+	tests/test_revenue_invariants.py tests/test_keeper_bot.py tests/test_devnet.py tests/test_keeper_cluster.py
 
 # Linters in their own venv: mamushi pins a click that eth-ape refuses.
 TOOLS := .build/tools
 
-.PHONY: install test demo bench clean lint
+.PHONY: install test demo bench clean lint redis
 
-install: $(VENV)/.installed node_modules/.installed
+install: $(VENV)/.installed node_modules/.installed redis
+
+# A real Redis server for the keeper's distributed mode (tests/test_keeper_cluster.py):
+# Debian's package, installed once (the machines are root).
+redis:
+	@command -v redis-server >/dev/null || { DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null 2>&1 || \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server; }; }
+	@redis-server --version | head -n 1
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)

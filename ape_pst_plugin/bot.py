@@ -21,8 +21,8 @@ the TWAP PE is outside the band and an ``eth_call`` shows it would trade.
   bot sends nothing and logs one line; the work comes again next block.
 - Metrics per listing: ``listing_<id>_pe`` (wad), ``..._sent`` (transactions
   this block), ``..._errors`` (0/1); plus ``listings``, ``sent`` and
-  ``skipped`` (1 when a block came while the previous round still ran: one
-  round at a time, so nothing is sent twice).
+  ``skipped`` (listings another round was serving: one round per listing at
+  a time, across worker processes too, so nothing is sent twice).
 """
 
 import asyncio
@@ -116,11 +116,23 @@ def _gas_ok(action: str) -> bool:
     return True
 
 
+#: the listings this worker process keeps, by id (each process finds them itself)
+_KNOWN: dict[int, ApeListingIO] = {}
+
+
 def _listings() -> dict[int, ApeListingIO]:
-    listings = bot.state.listings  # Silverback's state answers None for what was never set
-    if listings is None:
-        bot.state.listings = listings = {}
-    return listings
+    return _KNOWN
+
+
+@bot.on_worker_startup()
+def _state_in_every_worker(state):
+    """Silverback 0.7.38 sets up ``bot.state`` in one worker process only (the one that loads
+    the snapshot); its signer hook writes the nonce there in every process, so every send of
+    another worker would fail. Each worker gets a state of its own until the snapshot loads."""
+    from silverback.main import SharedState
+
+    if getattr(bot, "state", None) is None:
+        bot.state = SharedState()
 
 
 def _add(listing_id: int) -> None:
@@ -145,26 +157,56 @@ def listed(log):
     return {"listings": len(_listings())}
 
 
-#: one round at a time: Silverback starts a task per block, and two rounds at once could both
-#: send what one state made due (the second would revert)
-_ROUND = threading.Lock()
+class _Locks:
+    """One worker at a time per listing. Silverback starts a task per block, and in its
+    distributed mode several worker processes run them: two rounds on one listing at once
+    could both send what one state made due (the second would revert). In one process a lock
+    per listing; with ``PST_REDIS_URL`` (the cluster's Redis) a Redis key per listing, set only
+    if absent and expiring after ``PST_LOCK_SECONDS`` (so a worker killed while holding it
+    blocks that listing no longer than that)."""
+
+    def __init__(self):
+        self.url = os.environ.get("PST_REDIS_URL")
+        self.seconds = float(os.environ.get("PST_LOCK_SECONDS", "30"))
+        self.local: dict[int, threading.Lock] = {}
+        self.guard = threading.Lock()
+        self.redis = None
+        self.token = f"{os.getpid()}-{os.urandom(4).hex()}"
+
+    def _key(self, listing_id: int) -> str:
+        return f"pst:keeper:{FACTORY.address}:{listing_id}"
+
+    def claim(self, listing_id: int) -> bool:
+        if self.url:
+            if self.redis is None:
+                import redis
+
+                self.redis = redis.Redis.from_url(self.url)
+            return bool(self.redis.set(self._key(listing_id), self.token, nx=True, px=int(self.seconds * 1000)))
+        with self.guard:
+            lock = self.local.setdefault(listing_id, threading.Lock())
+        return lock.acquire(blocking=False)
+
+    def release(self, listing_id: int) -> None:
+        if self.url:
+            # delete only our own claim (it may have expired and been taken by another worker)
+            script = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"
+            self.redis.eval(script, 1, self._key(listing_id), self.token)
+            return
+        self.local[listing_id].release()
+
+
+_LOCKS = _Locks()
 
 
 @bot.on_(chain.blocks)
 def serve(block):
-    """One keeper round per listing; one listing's failure never stops the others. A block
-    that arrives while a round still runs is skipped: the next block's round does its work."""
-    if not _ROUND.acquire(blocking=False):
-        return {"skipped": 1}
-    try:
-        return _round()
-    finally:
-        _ROUND.release()
-
-
-def _round() -> dict:
-    metrics = {"skipped": 0}
-    sent_total = 0
+    """One keeper round per listing; one listing's failure never stops the others. A listing
+    another round (this worker's or another's) is serving is skipped: that round does its work.
+    Each round starts at another listing (the block number picks it), so rounds running at once
+    share the listings out."""
+    metrics = {}
+    sent_total = skipped = 0
     try:  # a worker that missed start-up or an event catches up from the factory's state
         known = _listings()
         for listing_id in range(FACTORY.listing_count()):
@@ -172,14 +214,31 @@ def _round() -> dict:
                 _add(listing_id)
     except Exception as err:
         logger.error(f"factory: {type(err).__name__}: {_one_line(err)}")
-    for listing_id, io in list(_listings().items()):
+    ids = sorted(_listings())
+    if ids:
+        start = getattr(block, "number", 0) % len(ids)
+        ids = ids[start:] + ids[:start]
+    for listing_id in ids:
+        io = _listings()[listing_id]
         prefix = f"listing_{listing_id}"
+        try:
+            if not _LOCKS.claim(listing_id):
+                skipped += 1
+                continue
+        except Exception as err:
+            logger.error(f"listing {listing_id}: lock: {type(err).__name__}: {_one_line(err)}")
+            continue
         try:
             done = keep(io, _gas_ok)
         except Exception as err:  # one line, then the next listing
             logger.error(f"listing {listing_id}: {type(err).__name__}: {_one_line(err)}")
             metrics[f"{prefix}_errors"] = 1
             continue
+        finally:
+            try:
+                _LOCKS.release(listing_id)
+            except Exception as err:
+                logger.error(f"listing {listing_id}: unlock: {type(err).__name__}: {_one_line(err)}")
         for action, receipt in done.sent:
             logger.info(f"listing {listing_id}: {action} in block {receipt.block_number}")
         if done.refused is not None:
@@ -191,6 +250,7 @@ def _round() -> dict:
         sent_total += len(done.sent)
     metrics["listings"] = len(_listings())
     metrics["sent"] = sent_total
+    metrics["skipped"] = skipped
     return metrics
 
 

@@ -20,6 +20,7 @@ from ape import accounts, chain, networks, project
 from eip712.messages import EIP712Message
 from eth_pydantic_types import abi
 
+from ape_pst_plugin.constants import PERIOD
 from ape_pst_plugin.deployment import (
     attest,
     create_listing,
@@ -59,11 +60,13 @@ class Table:
         self.rows.append(row)
         print(f"{operation:<48} {pst:>9,} {anchor or '':>9} {ratio or '':>6} {target or ''}")
 
-    def write(self, header, simulation=None):
+    def write(self, header, simulation=None, keeper=None):
         OUT.mkdir(exist_ok=True)
         data = {"environment": header, "rows": self.rows}
         if simulation:
             data["simulation"] = simulation
+        if keeper:
+            data["keeper"] = keeper
         (OUT / "gas.json").write_text(json.dumps(data, indent=2) + "\n")
         lines = [
             "# Gas: ape-pst next to the npm anchors",
@@ -82,6 +85,8 @@ class Table:
             )
         if simulation:
             lines += simulation_section(simulation)
+        if keeper:
+            lines += keeper_section(keeper)
         (OUT / "gas.md").write_text("\n".join(lines) + "\n")
 
 
@@ -155,6 +160,76 @@ def simulation_section(sim: dict) -> list[str]:
         )
     lines += ["", f"Outcome: {sim['summary']}"]
     return lines
+
+
+KEEPER_LISTINGS = 50
+KEEPER_WORKERS = ("TEST::5", "TEST::6", "TEST::7")
+
+
+def keeper_throughput(deployer, guardian) -> dict:
+    """The keeper bot in Silverback's distributed mode (a real redis-server), serving
+    KEEPER_LISTINGS listings that each have four finished periods to assess (the fourth is the
+    third miss: a default), with 1 worker and then, from the same chain state, with 3: the wall
+    time from the runner's start until every listing is up to date, a block mined every 0.2 s."""
+    import tempfile
+
+    from ape_pst_plugin.keeper_cluster import cluster, redis_server, wait_for
+
+    usdc, protocol = _protocol(deployer, guardian, listings=KEEPER_LISTINGS)
+    payer, trader, keeper = _crowd(3)
+    plan = MarketPlan(history_days=0)
+    markets = []
+    for i in range(KEEPER_LISTINGS):
+        [merchant] = _crowd(1)
+        markets.append(
+            open_market(chain, protocol, deployer, merchant, payer, trader, keeper, usdc, plan, symbol=f"K{i}")
+        )
+    chain.pending_timestamp += 4 * PERIOD
+    chain.mine()
+    snapshot = chain.snapshot()
+    measured = {"listings": KEEPER_LISTINGS, "periods_each": 4}
+    for workers in (1, 3):
+        chain.restore(snapshot)
+        snapshot = chain.snapshot()
+        with tempfile.TemporaryDirectory() as folder, redis_server(Path(folder)) as url:
+            aliases = list(KEEPER_WORKERS[:workers])
+            with cluster(
+                Path(folder), networks.provider.uri, chain.chain_id, protocol.factory.address, aliases, url
+            ) as keepers:
+                began = time.perf_counter()
+
+                def up_to_date():
+                    assert keepers.alive(), keepers.tails()
+                    chain.mine()
+                    return all(m.reserve.status() == 2 for m in markets)
+
+                if not wait_for(up_to_date, 1_800, 0.2):
+                    raise RuntimeError(f"the keeper with {workers} workers did not finish:\n{keepers.tails()}")
+                wall = time.perf_counter() - began
+        measured[f"workers_{workers}_seconds"] = round(wall, 1)
+        measured[f"workers_{workers}_listings_per_minute"] = round(KEEPER_LISTINGS * 60 / wall, 1)
+        print(f"keeper, {workers} worker(s): {KEEPER_LISTINGS} listings up to date in {wall:.1f} s")
+    chain.restore(snapshot)
+    return measured
+
+
+def keeper_section(k: dict) -> list[str]:
+    one, three = k["workers_1_listings_per_minute"], k["workers_3_listings_per_minute"]
+    return [
+        "",
+        "## Keeper throughput",
+        "",
+        f"The keeper bot in Silverback's distributed mode (a real `redis-server`, a runner, workers each with "
+        f"their own account) on this anvil, {k['listings']} listings with {k['periods_each']} finished periods "
+        "each to assess, same chain state for both runs, a block every 0.2 s; until every listing is up to date:",
+        "",
+        "| workers | wall clock | listings served per minute |",
+        "|---:|---:|---:|",
+        f"| 1 | {k['workers_1_seconds']:.1f} s | {one:.1f} |",
+        f"| 3 | {k['workers_3_seconds']:.1f} s | {three:.1f} |",
+        "",
+        f"3 workers against 1: {three / one:.2f}x (two cores for anvil, the runner and the workers).",
+    ]
 
 
 def _fund(address, eth=10):
@@ -409,8 +484,17 @@ def main():
         previous = json.loads((OUT / "gas.json").read_text())
         table = Table()
         table.rows = previous["rows"]
-        table.write(previous["environment"], simulation=simulation_rate())
+        table.write(previous["environment"], simulation=simulation_rate(), keeper=previous.get("keeper"))
         print(f"wrote the simulation section of {OUT / 'gas.md'}")
+        return
+    if os.environ.get("PST_BENCH") == "keeper":
+        # only the keeper section: keep the rest of the last full run
+        previous = json.loads((OUT / "gas.json").read_text())
+        table = Table()
+        table.rows = previous["rows"]
+        keeper = keeper_throughput(*accounts.test_accounts[:2])
+        table.write(previous["environment"], simulation=previous.get("simulation"), keeper=keeper)
+        print(f"wrote the keeper section of {OUT / 'gas.md'}")
         return
     deployer, guardian, merchant, payer, s1, s2 = accounts.test_accounts[:6]
     anchor = {}
@@ -554,6 +638,7 @@ def main():
         "same payload: a token faucet call",
     )
     t("Timelock.execute (checks the grace period)", lock["pst_execute"], lock["oz_execute"], f"{oz}.execute", "<= 1.0x")
+    keeper = keeper_throughput(deployer, guardian)
     client = networks.provider.web3.client_version
-    table.write({"client": client, "chain_id": chain.chain_id}, simulation=simulation_rate())
+    table.write({"client": client, "chain_id": chain.chain_id}, simulation=simulation_rate(), keeper=keeper)
     print(f"wrote {OUT / 'gas.md'} and {OUT / 'gas.json'}")

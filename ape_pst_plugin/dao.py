@@ -384,6 +384,10 @@ def convert_arg(text: str, abi_type, where: str):
 
 
 def _shown(value) -> str:
+    """An argument as ``propose set`` takes it: a large round integer in the
+    exponent notation of wads (``14.5e18``, exact), strings quoted."""
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**15 and value % 10**9 == 0:
+        return f"{Decimal(value).scaleb(-18).normalize():f}e18"
     if isinstance(value, bytes):
         return "0x" + value.hex()
     if isinstance(value, tuple | list):
@@ -474,13 +478,14 @@ def listing_call(
         )
     stake = required_stake(supply, price, settlement.decimals(), terms.stake_bps)
     approved, held = settlement.allowance(merchant, factory), settlement.balanceOf(merchant)
+    needed = f"the stake of {stake} base units of the settlement token {settlement.address}"
     if approved < stake:
         raise BadCall(
-            f"merchant {merchant} approved the factory {factory.address} for {approved} of the {stake} "
-            f"settlement base units its stake needs: it approves the stake first"
+            f"merchant {merchant} approved the factory {factory.address} for {approved} of {needed}: "
+            f"it approves the stake first"
         )
     if held < stake:
-        raise BadCall(f"merchant {merchant} holds {held} of the {stake} settlement base units its stake needs")
+        raise BadCall(f"merchant {merchant} holds {held} of {needed}")
     abi = next(abi for abi in factory.contract_type.mutable_methods if abi.name == "create_listing")
     values = [name, symbol, supply, price, merchant, payout]
     return Call(factory.address, encode(abi, values), "create_listing", describe("factory", abi, values))

@@ -227,6 +227,10 @@ def test_a_listing_proposed_approved_and_executed_exists_on_the_factory(dao, lis
     merchant, stake = listable
     out = propose_listing(merchant, "--supply", str(SUPPLY), "--price", str(PRICE))
     assert out["function"] == "create_listing" and out["target"] == dao.protocol.factory.address
+    assert out["description"] == (
+        f"factory.create_listing(name='Acme Shop', symbol='ACME', supply=1000000e18, initial_price=2e18, "
+        f"merchant={merchant.address}, payout={merchant.address})"
+    )
     assert dao.protocol.factory.listing_count() == 0
     through_the_timelock(out, chain, approver="TEST::2")
     listing = listing_at(dao.protocol, 0)
@@ -238,7 +242,7 @@ def test_a_listing_proposed_approved_and_executed_exists_on_the_factory(dao, lis
 
 def test_a_listings_setter_goes_through_the_timelock(dao, listed, chain):
     out = run_json("propose", "set", "reserve:ACME", "set_band", "9e18", "14.5e18", "--account", "TEST::1")
-    assert out["description"] == f"reserve:{listed.id}.set_band(pe_low_={9 * WAD}, pe_high_={145 * WAD // 10})"
+    assert out["description"] == f"reserve:{listed.id}.set_band(pe_low_=9e18, pe_high_=14.5e18)"
     through_the_timelock(out, chain, approver="TEST::0")
     assert (listed.reserve.pe_low(), listed.reserve.pe_high()) == (9 * WAD, 145 * WAD // 10)
 
@@ -357,7 +361,7 @@ def test_a_listing_without_a_fresh_attestation_is_refused(dao, new_merchant, que
 def test_a_listing_without_the_approved_stake_is_refused(dao, attested, queue_file):
     merchant, stake = attested
     result = run("propose", "create-listing", "--merchant", merchant.address, "--name", "Acme", "--symbol", "ACME")
-    assert_one_line_error(result, f"approved the factory {dao.protocol.factory.address} for 0 of the {stake}")
+    assert_one_line_error(result, f"approved the factory {dao.protocol.factory.address} for 0 of the stake of {stake}")
     recorded = json.loads(queue_file.read_text())["ethereum:local"]["transactions"]
     assert [entry["function"] for entry in recorded] == ["add_agent"]  # the agent's onboarding only
 

@@ -84,7 +84,9 @@ class SafeTx:
     the call the timelock will make; the Safe transaction is
     ``timelock.schedule(target, 0, calldata, 0, salt, delay)`` at
     ``safe_nonce``; ``signatures`` maps owner address to its 65-byte signature
-    of ``safe_tx_hash`` (hex). ``state`` is the last one the CLI saw,
+    of ``safe_tx_hash`` (hex). ``proposed_block`` and its hash tie it to one
+    chain history (a restarted local node redeploys to the same addresses).
+    ``state`` is the last one the CLI saw,
     ``eta`` the timelock's once the Safe scheduled it (the timelock forgets it
     on execution)."""
 
@@ -102,6 +104,8 @@ class SafeTx:
     operation_id: str
     proposer: str
     proposed_at: int
+    proposed_block: int
+    proposed_block_hash: str
     signatures: dict[str, str] = field(default_factory=dict)
     state: str = AWAITING
     scheduled_tx: str | None = None
@@ -137,13 +141,24 @@ def _network_entries(records: dict) -> list[dict]:
 
 
 def load_queue(governance: Governance) -> list[SafeTx]:
-    """The recorded proposals to ``governance``'s Safe on the connected network, oldest first."""
+    """The recorded proposals to ``governance``'s Safe on the connected
+    network, oldest first; not those proposed on another chain history (a
+    local node restarted since: the same addresses, but a block of another
+    hash where the proposal was made)."""
+    from ape import chain
+
     safe = governance.safe.address
     try:
         txs = [SafeTx(**entry) for entry in _network_entries(_records())]
     except TypeError as err:
         raise CorruptFile(queue_path(), f"a transaction record does not fit: {err}", "fix or delete it") from None
-    return [tx for tx in txs if tx.safe == safe]
+    head = chain.blocks.head.number
+
+    def on_this_chain(tx: SafeTx) -> bool:
+        block = tx.proposed_block
+        return block <= head and "0x" + bytes(chain.blocks[block].hash).hex() == tx.proposed_block_hash
+
+    return [tx for tx in txs if tx.safe == safe and on_this_chain(tx)]
 
 
 def _save(tx: SafeTx) -> None:
@@ -571,6 +586,7 @@ def propose(deployment: Deployment, call: Call, proposer):
     dry_run(governance, call)
     safe, timelock = governance.safe, governance.timelock
     salt, delay, nonce = secrets.token_bytes(32), timelock.get_minimum_delay(), safe.call_view_method("nonce")
+    head = chain.blocks.head
     payload = gov.schedule_payload(governance, call.target, call.data, salt=salt, delay=delay)
     tx_hash = gov.safe_tx_hash(safe, timelock.address, payload, nonce=nonce)
     tx = SafeTx(
@@ -587,7 +603,9 @@ def propose(deployment: Deployment, call: Call, proposer):
         safe_tx_hash="0x" + tx_hash.hex(),
         operation_id="0x" + bytes(gov.operation_id(governance, call.target, call.data, salt)).hex(),
         proposer=proposer.address,
-        proposed_at=chain.blocks.head.timestamp,
+        proposed_at=head.timestamp,
+        proposed_block=head.number,
+        proposed_block_hash="0x" + bytes(head.hash).hex(),
     )
     return tx, _sign(governance, tx, proposer)
 

@@ -216,6 +216,16 @@ def test_a_proposal_overtaken_at_its_nonce_is_stale(dao, proposed, accounts):
     assert_one_line_error(run("approve", proposed["id"], "--account", "TEST::2"), "is stale: the Safe's nonce is 1")
 
 
+def test_a_proposal_from_another_chain_history_is_left_out(dao, new_agent, chain):
+    snapshot = chain.snapshot()
+    chain.mine()
+    proposal = propose_agent(new_agent)  # recorded at the head block
+    chain.restore(snapshot)  # as a restarted local node: same addresses, another block at that height
+    later(chain, 60)
+    assert run_json("queue") == []
+    assert_one_line_error(run("approve", proposal["id"], "--account", "TEST::1"), "no Safe transaction")
+
+
 def test_queue_table_lists_the_proposal(proposed):
     result = run("queue")
     assert result.exit_code == 0, result.stderr

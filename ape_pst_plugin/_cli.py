@@ -1082,5 +1082,7 @@ def underwrite(data, merchant, account_alias, submit, validity, merchant_id_text
         raise TwinMismatch(mismatch)
 
 
-# `ape pst fork ...` and `ape pst simulate` register themselves on `cli`
+# `ape pst fork ...`, `ape pst simulate` and the DAO's `propose`, `approve`, `execute`, `queue`
+# register themselves on `cli`
+import ape_pst_plugin._dao_cli  # noqa: F401, E402
 import ape_pst_plugin._sim_cli  # noqa: F401, E402

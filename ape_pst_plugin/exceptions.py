@@ -35,6 +35,29 @@ class UnknownAccount(BadInput):
     """``--account`` names no Ape account (alias or ``TEST::N``)."""
 
 
+class BadCall(BadInput):
+    """A governance call that cannot be proposed: an unknown target or
+    function, arguments that do not fit its ABI, or a call that would revert
+    if the timelock made it now."""
+
+
+class NotAnOwner(BadInput):
+    """The signer of a Safe transaction is not an owner of the DAO Safe."""
+
+
+class UnknownProposal(PstError, LookupError):
+    """No Safe transaction with this id in ``ape pst``'s queue for this deployment."""
+
+
+class AlreadySigned(PstError):
+    """This owner has already signed this Safe transaction."""
+
+
+class NotExecutable(PstError):
+    """A proposal that cannot be executed (or approved) in its state: not yet
+    scheduled, before its ETA, expired, stale, or done."""
+
+
 class BadMerchantData(PstError, ValueError):
     """A merchant's monthly data export that cannot be underwritten: the
     message names the file and the row (or the rows of the window)."""
@@ -67,16 +90,21 @@ class StandInNotRunning(ForkError):
 
 
 __all__ = [
+    "AlreadySigned",
     "BadAmount",
+    "BadCall",
     "BadInput",
     "BadMerchantData",
     "CorruptFile",
     "ForkError",
     "NoDeployment",
+    "NotAnOwner",
+    "NotExecutable",
     "NotWritable",
     "PstError",
     "StandInNotRunning",
     "TwinMismatch",
     "UnknownAccount",
     "UnknownListing",
+    "UnknownProposal",
 ]

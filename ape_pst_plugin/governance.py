@@ -6,7 +6,7 @@ open to anyone once an operation is ready. A change goes:
 Safe owners sign -> the Safe calls ``Timelock.schedule`` -> ``min_delay``
 passes -> anyone calls ``Timelock.execute`` (within the 14-day grace)."""
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from ape.api import AccountAPI
@@ -62,33 +62,52 @@ def deploy_safe(deployer: AccountAPI, owners: Sequence[str], threshold: int, sal
     return safe_type.at(proxy)
 
 
+def safe_tx_hash(safe: ContractInstance, to: str, data: bytes, value: int = 0, nonce: int | None = None) -> bytes:
+    """The hash the owners sign for the Safe transaction ``to.call{value}(data)``
+    (a plain call, no gas refund) at ``nonce``, by default the Safe's current one."""
+    if nonce is None:
+        nonce = safe.call_view_method("nonce")  # `.nonce` is the account nonce in ape
+    return bytes(safe.getTransactionHash(to, value, data, 0, 0, 0, 0, ZERO, ZERO, nonce))
+
+
+def owner_signature(signer: AccountAPI, tx_hash: bytes) -> bytes:
+    """``signer``'s 65-byte ECDSA signature (r, s, v) of a Safe transaction hash."""
+    sig = signer.sign_raw_msghash(tx_hash)
+    # r and s as full 32-byte words: a leading zero byte must not be dropped
+    r, s = (int.from_bytes(bytes(part), "big").to_bytes(32, "big") for part in (sig.r, sig.s))
+    return r + s + bytes([sig.v])
+
+
+def join_signatures(signatures: Mapping[str, bytes]) -> bytes:
+    """Owners' signatures (owner address -> 65 bytes) concatenated in ascending
+    owner order, as ``checkNSignatures`` requires."""
+    return b"".join(signatures[owner] for owner in sorted(signatures, key=lambda address: int(address, 16)))
+
+
 def safe_signatures(
     safe: ContractInstance, to: str, data: bytes, signers: Sequence[AccountAPI], value: int = 0
 ) -> bytes:
     """Owners' ECDSA signatures of the Safe transaction ``to.call{value}(data)``
     at the Safe's current nonce, concatenated in ascending owner order (as
     ``checkNSignatures`` requires)."""
-    tx_hash = safe.getTransactionHash(
-        to, value, data, 0, 0, 0, 0, ZERO, ZERO, safe.call_view_method("nonce")
-    )  # `.nonce` is the account nonce in ape
-    ordered = sorted(signers, key=lambda account: int(account.address, 16))
-    blob = b""
-    for signer in ordered:
-        sig = signer.sign_raw_msghash(tx_hash)
-        # r and s as full 32-byte words: a leading zero byte must not be dropped
-        r, s = (int.from_bytes(bytes(part), "big").to_bytes(32, "big") for part in (sig.r, sig.s))
-        blob += r + s + bytes([sig.v])
-    return blob
+    tx_hash = safe_tx_hash(safe, to, data, value)
+    return join_signatures({signer.address: owner_signature(signer, tx_hash) for signer in signers})
+
+
+def exec_signed(safe: ContractInstance, to: str, data: bytes, signatures: bytes, *, sender: AccountAPI, value: int = 0):
+    """Submits the Safe transaction ``to.call{value}(data)`` at the Safe's
+    current nonce with the owners' concatenated ``signatures``. With
+    ``safeTxGas`` and ``gasPrice`` zero the Safe reverts the whole transaction
+    ("GS013") when the inner call fails, so nothing half-happens."""
+    return safe.execTransaction(to, value, data, 0, 0, 0, 0, ZERO, ZERO, signatures, sender=sender)
 
 
 def safe_exec(
     safe: ContractInstance, to: str, data: bytes, signers: Sequence[AccountAPI], *, sender: AccountAPI, value: int = 0
 ):
-    """Has ``signers`` sign and ``sender`` submit a Safe transaction. With
-    ``safeTxGas`` and ``gasPrice`` zero the Safe reverts the whole
-    transaction ("GS013") when the inner call fails, so nothing half-happens."""
+    """Has ``signers`` sign and ``sender`` submit a Safe transaction (:func:`exec_signed`)."""
     signatures = safe_signatures(safe, to, data, signers, value)
-    return safe.execTransaction(to, value, data, 0, 0, 0, 0, ZERO, ZERO, signatures, sender=sender)
+    return exec_signed(safe, to, data, signatures, sender=sender, value=value)
 
 
 def deploy_timelock(deployer: AccountAPI, min_delay: int, proposer: str, admin: str = ZERO) -> ContractInstance:
@@ -136,6 +155,16 @@ def operation_id(governance: Governance, target: str, data: bytes, salt: bytes =
     return governance.timelock.hash_operation(target, value, data, EMPTY, salt)
 
 
+def schedule_payload(
+    governance: Governance, target: str, data: bytes, *, salt: bytes = EMPTY, delay: int | None = None, value: int = 0
+) -> bytes:
+    """The Safe's call to the timelock that schedules ``target.call{value}(data)``
+    after ``delay`` (default: the timelock's minimum)."""
+    timelock = governance.timelock
+    delay = timelock.get_minimum_delay() if delay is None else delay
+    return bytes(timelock.schedule.encode_input(target, value, data, EMPTY, salt, delay))
+
+
 def propose(
     governance: Governance,
     target: str,
@@ -149,10 +178,8 @@ def propose(
 ) -> bytes:
     """The Safe schedules ``target.call(data)`` on the timelock; returns the
     operation id."""
-    timelock = governance.timelock
-    delay = timelock.get_minimum_delay() if delay is None else delay
-    payload = timelock.schedule.encode_input(target, value, data, EMPTY, salt, delay)
-    safe_exec(governance.safe, timelock.address, payload, signers, sender=sender)
+    payload = schedule_payload(governance, target, data, salt=salt, delay=delay, value=value)
+    safe_exec(governance.safe, governance.timelock.address, payload, signers, sender=sender)
     return operation_id(governance, target, data, salt, value)
 
 

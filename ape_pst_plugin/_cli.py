@@ -792,13 +792,10 @@ def keeper(network, account_alias, max_gas_price, max_exceptions):
     if max_gas_price is not None:
         env["PST_MAX_GAS_PRICE"] = str(max_gas_price)
     silverback = Path(sys.executable).with_name("silverback")
-    command = [
-        str(silverback),
-        "run",
-        "ape_pst_plugin.bot:bot",
-        "--network",
-        network_choice(click.get_current_context()),
-    ]
+    from ape import networks
+
+    choice = networks.provider.network_choice  # as silverback's --network takes it
+    command = [str(silverback), "run", "ape_pst_plugin.bot:bot", "--network", choice]
     command += ["--account", alias, "--max-exceptions", str(max_exceptions)]
     command += ["--runner", "ape_pst_plugin.bot:KeeperRunner"]
     click.echo(f"keeping the listings of factory {factory} as {signer.address} (Ctrl-C stops)", err=True)

@@ -8,6 +8,7 @@ devnet port); the commands run as a user runs them, one process each."""
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -130,3 +131,31 @@ def test_commands_compose_across_processes(root, devnet):
     assert funded.returncode == 0, funded.stderr[-2000:]
     out = json.loads(funded.stdout)
     assert (out["token"], out["amount"], out["balance"]) == (fork.USDC, "1234.500000", "1234.500000")
+
+
+def test_the_keeper_runs_on_the_devnet(root, devnet):
+    """`ape pst keeper` starts Silverback on the devnet for the recorded factory and serves its listings."""
+    assert ape_pst(root, "deploy", "--min-delay", "60").returncode == 0
+    ape = Path(sys.executable).with_name("ape")
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).parents[1]))
+    log = root / "keeper.log"
+    with log.open("w") as out:
+        keeper = subprocess.Popen(
+            [str(ape), "pst", "keeper", "--network", NODE, "--account", "TEST::1"],
+            cwd=root,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        assert eventually(lambda: "listings: 0" in log.read_text() or keeper.poll() is not None, 120), log.read_text()
+        assert keeper.poll() is None, log.read_text()[-3000:]
+        assert "ethereum:local" in log.read_text() and "ERROR" not in log.read_text()
+    finally:
+        os.killpg(keeper.pid, signal.SIGINT)
+        try:
+            keeper.wait(20)
+        except subprocess.TimeoutExpired:
+            os.killpg(keeper.pid, signal.SIGKILL)
+            keeper.wait()

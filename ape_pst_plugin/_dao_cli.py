@@ -15,13 +15,15 @@ from ape_pst_plugin._cli import (
     _account,
     _address,
     _parse_amount,
+    _positive_number,
     account_option,
+    amount,
     cli,
     emit,
     json_option,
     print_table,
 )
-from ape_pst_plugin.exceptions import BadAmount
+from ape_pst_plugin.exceptions import BadAmount, BadInput
 
 WAD_DECIMALS = 18
 
@@ -83,6 +85,84 @@ def _show(title: str, deployment, tx, as_json: bool) -> None:
 
 
 # --- propose ---------------------------------------------------------------------------------
+
+
+# --- the agent's and the merchant's own steps before a listing ------------------------------
+
+
+@cli.command(name="bond", cls=PstCommand, short_help="A risk agent posts bond to the registry.")
+@click.argument("amount_text", metavar="AMOUNT", callback=_positive_number)
+@account_option
+@json_option
+def bond(amount_text, account_alias, as_json):
+    """The signer, a risk agent the DAO allow-listed (`ape pst propose set
+    registry add_agent ADDR`), posts AMOUNT whole settlement units to its bond
+    in the UnderwritingRegistry, approving the registry first. Checked before
+    anything is sent: an allow-listed agent that holds AMOUNT."""
+    from ape_pst_plugin.registry import load_deployment
+
+    protocol = load_deployment().protocol
+    registry, settlement = protocol.registry, protocol.settlement
+    agent = _account(account_alias)
+    decimals = settlement.decimals()
+    raw = _parse_amount(amount_text, decimals)
+    if not registry.is_agent(agent):
+        raise BadInput(
+            f"{agent.address} is not an allow-listed risk agent: the DAO adds it "
+            f"(`ape pst propose set registry add_agent {agent.address}`)"
+        )
+    if settlement.balanceOf(agent) < raw:
+        raise BadInput(f"{agent.address} holds {settlement.balanceOf(agent)} base units, not {raw} (`ape pst faucet`)")
+    if settlement.allowance(agent, registry) < raw:
+        settlement.approve(registry, raw, sender=agent)
+    registry.post_bond(raw, sender=agent)
+    fields = [
+        Field("agent", agent.address),
+        amount("posted", raw, decimals),
+        amount("bond", registry.bond(agent), decimals),
+    ]
+    emit("risk agent bond", fields, as_json)
+
+
+@cli.command(name="approve-stake", cls=PstCommand, short_help="A merchant approves the factory for its stake.")
+@click.option("--supply", default="1000000", show_default=True, callback=_whole, help="Token supply, whole tokens.")
+@click.option(
+    "--price", default="2", show_default=True, callback=_whole, help="Initial price: settlement units per token."
+)
+@account_option
+@json_option
+def approve_stake(supply, price, account_alias, as_json):
+    """The signer, a merchant with a fresh attestation, approves the listing
+    factory for the stake its grade asks of a listing of --supply tokens at
+    --price (the grade's stake_bps of price times supply): what `ape pst
+    propose create-listing` then checks. Checked before anything is sent: a
+    fresh attestation with a listable grade, and the merchant holds the stake."""
+    from ape_pst_plugin.deployment import required_stake
+    from ape_pst_plugin.registry import load_deployment
+
+    protocol = load_deployment().protocol
+    registry, settlement, factory = protocol.registry, protocol.settlement, protocol.factory
+    merchant = _account(account_alias)
+    if not registry.is_fresh(merchant):
+        raise BadInput(
+            f"{merchant.address} has no fresh attestation: a bonded risk agent attests it first "
+            f"(`ape pst underwrite DATA --merchant {merchant.address} --submit --account AGENT`)"
+        )
+    terms = registry.listing_terms(merchant)
+    if terms.grade == 0:
+        raise BadInput(f"{merchant.address} is graded none: not listable")
+    decimals = settlement.decimals()
+    stake = required_stake(supply, price, decimals, terms.stake_bps)
+    if settlement.balanceOf(merchant) < stake:
+        raise BadInput(f"{merchant.address} holds {settlement.balanceOf(merchant)} of the stake's {stake} base units")
+    settlement.approve(factory, stake, sender=merchant)
+    fields = [
+        Field("merchant", merchant.address),
+        Field("stake_bps", terms.stake_bps),
+        amount("stake", stake, decimals),
+        Field("factory", factory.address),
+    ]
+    emit("stake approved", fields, as_json)
 
 
 @click.group(cls=PstGroup, short_help="Propose a governance call to the DAO Safe.")

@@ -427,3 +427,46 @@ def test_arguments_that_do_not_fit_their_abi_type_are_refused(text, abi_type, fr
 
     with pytest.raises(BadCall, match=re.escape(fragment)):
         dao_module.convert_arg(text, ABIType(**abi_type), "arg")
+
+
+# --- the agent's and the merchant's own steps ------------------------------------------------
+# The CLI signs as TEST::N: the agent here is TEST::8, the merchant TEST::9 (no other test here signs as them).
+
+
+@pytest.fixture
+def agent8(accounts, dao):
+    agent = accounts[8]
+    dao.protocol.settlement.faucet(agent, BOND, sender=agent)
+    return agent
+
+
+def test_bond_posts_an_allow_listed_agents_bond(dao, agent8, chain):
+    through_the_timelock(propose_agent(agent8), chain)
+    before = dao.protocol.registry.bond(agent8)
+    out = run_json("bond", "60000.5", "--account", "TEST::8")
+    assert dao.protocol.registry.bond(agent8) - before == 60_000_500_000
+    assert (out["agent"], out["posted"]) == (agent8.address, "60000.500000")
+
+
+def test_bond_by_an_account_the_dao_did_not_allow_list_is_one_line(dao, agent8):
+    result = run("bond", "1", "--account", "TEST::8")
+    assert_one_line_error(result, "is not an allow-listed risk agent")
+    assert dao.protocol.registry.bond(agent8) == 0
+    assert dao.protocol.settlement.allowance(agent8, dao.protocol.registry) == 0
+
+
+def test_approve_stake_approves_what_create_listing_checks(dao, onboarded, accounts):
+    merchant, protocol = accounts[9], dao.protocol
+    attest(protocol, merchant.address, default_inputs(100_000 * USDC), agent=onboarded)
+    stake = required_stake(SUPPLY * WAD, PRICE * WAD, 6, protocol.registry.listing_terms(merchant).stake_bps)
+    protocol.settlement.faucet(merchant, stake, sender=merchant)
+    out = run_json("approve-stake", "--supply", str(SUPPLY), "--price", str(PRICE), "--account", "TEST::9")
+    assert protocol.settlement.allowance(merchant, protocol.factory) == stake
+    assert out["stake"] == f"{stake / USDC:.6f}"
+    assert propose_listing(merchant)["state"] == "awaiting_signatures"
+
+
+def test_approve_stake_without_a_fresh_attestation_is_one_line(dao, accounts):
+    result = run("approve-stake", "--account", "TEST::9")
+    assert_one_line_error(result, "has no fresh attestation")
+    assert dao.protocol.settlement.allowance(accounts[9], dao.protocol.factory) == 0

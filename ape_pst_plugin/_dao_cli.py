@@ -137,22 +137,14 @@ def approve_stake(supply, price, account_alias, as_json):
     --price (the grade's stake_bps of price times supply): what `ape pst
     propose create-listing` then checks. Checked before anything is sent: a
     fresh attestation with a listable grade, and the merchant holds the stake."""
-    from ape_pst_plugin.deployment import required_stake
+    from ape_pst_plugin import dao
     from ape_pst_plugin.registry import load_deployment
 
     protocol = load_deployment().protocol
-    registry, settlement, factory = protocol.registry, protocol.settlement, protocol.factory
+    settlement, factory = protocol.settlement, protocol.factory
     merchant = _account(account_alias)
-    if not registry.is_fresh(merchant):
-        raise BadInput(
-            f"{merchant.address} has no fresh attestation: a bonded risk agent attests it first "
-            f"(`ape pst underwrite DATA --merchant {merchant.address} --submit --account AGENT`)"
-        )
-    terms = registry.listing_terms(merchant)
-    if terms.grade == 0:
-        raise BadInput(f"{merchant.address} is graded none: not listable")
+    terms, stake = dao.listable_stake(protocol, merchant.address, supply, price)
     decimals = settlement.decimals()
-    stake = required_stake(supply, price, decimals, terms.stake_bps)
     if settlement.balanceOf(merchant) < stake:
         raise BadInput(f"{merchant.address} holds {settlement.balanceOf(merchant)} of the stake's {stake} base units")
     settlement.approve(factory, stake, sender=merchant)

@@ -65,16 +65,9 @@ def start(rpc, block, port, as_json):
 def stop(as_json):
     """Stop the stand-in started by `ape pst fork start`. Only a process that
     is an anvil on the recorded port is stopped; a stale record is removed."""
-    from ape_pst_plugin import fork as standin
+    from ape_pst_plugin import fork as nodes
 
-    notes: list[str] = []
-    state = standin.stop(notes=notes)
-    if as_json:
-        record = {"stopped": state is not None, **(_state_record(state) if state else {}), "notes": notes}
-        click.echo(json.dumps(record, indent=2))
-        return
-    _warn(notes)
-    click.echo(f"stopped the stand-in (pid {state.pid}, {state.uri})" if state else "no stand-in was running")
+    _stop(nodes.STANDIN, as_json)
 
 
 @fork.command(short_help="Say whether the stand-in runs, and where.")
@@ -82,17 +75,38 @@ def stop(as_json):
 def status(as_json):
     """Say whether the stand-in runs, and where (exit code 1 if it does not;
     with --json, ``running`` says so and the exit code is 0)."""
-    from ape_pst_plugin import fork as standin
+    from ape_pst_plugin import fork as nodes
+
+    _status(nodes.STANDIN, as_json)
+
+
+def _stop(node, as_json):
+    """Stops the recorded node of kind ``node`` (the stand-in or the devnet)."""
+    from ape_pst_plugin import fork as nodes
 
     notes: list[str] = []
-    state = standin.read_state(notes=notes)
+    state = nodes.stop(notes=notes, node=node)
+    if as_json:
+        record = {"stopped": state is not None, **(_state_record(state) if state else {}), "notes": notes}
+        click.echo(json.dumps(record, indent=2))
+        return
+    _warn(notes)
+    click.echo(f"stopped the {node.name} (pid {state.pid}, {state.uri})" if state else f"no {node.name} was running")
+
+
+def _status(node, as_json):
+    """Whether the node of kind ``node`` runs, and where (exit code 1 if not, but with --json)."""
+    from ape_pst_plugin import fork as nodes
+
+    notes: list[str] = []
+    state = nodes.read_state(notes=notes, node=node)
     if as_json:
         record = {"running": state is not None, **(_state_record(state) if state else {}), "notes": notes}
         click.echo(json.dumps(record, indent=2))
         return
     if state is None:
         why = f" ({'; '.join(notes)})" if notes else ""
-        raise PstAbort(f"no stand-in is running{why}: `ape pst fork start`")
+        raise PstAbort(f"no {node.name} is running{why}: `ape pst {node.command} start`")
     click.echo(
         f"running: pid {state.pid}, {state.uri}, log {state.log}" + (f", forking {state.rpc}" if state.rpc else "")
     )
@@ -137,14 +151,7 @@ def devnet_stop(as_json):
     Only an anvil on the recorded port is stopped; a stale record is removed."""
     from ape_pst_plugin import fork as nodes
 
-    notes: list[str] = []
-    state = nodes.stop(notes=notes, node=nodes.DEVNET)
-    if as_json:
-        record = {"stopped": state is not None, **(_state_record(state) if state else {}), "notes": notes}
-        click.echo(json.dumps(record, indent=2))
-        return
-    _warn(notes)
-    click.echo(f"stopped the devnet (pid {state.pid}, {state.uri})" if state else "no devnet was running")
+    _stop(nodes.DEVNET, as_json)
 
 
 @devnet.command(name="status", short_help="Say whether the devnet runs, and where.")
@@ -154,16 +161,7 @@ def devnet_status(as_json):
     with --json, ``running`` says so and the exit code is 0)."""
     from ape_pst_plugin import fork as nodes
 
-    notes: list[str] = []
-    state = nodes.read_state(notes=notes, node=nodes.DEVNET)
-    if as_json:
-        record = {"running": state is not None, **(_state_record(state) if state else {}), "notes": notes}
-        click.echo(json.dumps(record, indent=2))
-        return
-    if state is None:
-        why = f" ({'; '.join(notes)})" if notes else ""
-        raise PstAbort(f"no devnet is running{why}: `ape pst devnet start`")
-    click.echo(f"running: pid {state.pid}, {state.uri}, log {state.log}")
+    _status(nodes.DEVNET, as_json)
 
 
 def _report_folder(ctx, param, value: Path | None) -> Path | None:

@@ -122,18 +122,9 @@ class SafeTx:
 
 
 def _records() -> dict:
-    path = queue_path()
-    if not path.is_file():
-        return {}
-    try:
-        records = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise CorruptFile(path, f"not JSON: {err}", "fix or delete it") from None
-    if not isinstance(records, dict) or not all(
-        isinstance(v, dict) and isinstance(v.get("transactions"), list) for v in records.values()
-    ):
-        raise CorruptFile(path, "not a mapping of network to Safe transactions", "fix or delete it")
-    return records
+    return registry.read_network_records(
+        queue_path(), lambda entry: isinstance(entry.get("transactions"), list), "Safe transactions"
+    )
 
 
 def _network_entries(records: dict) -> list[dict]:
@@ -458,6 +449,24 @@ def setter_call(deployment: Deployment, target_key: str, function: str, args: tu
     return Call(contract.address, encode(abi, values), function, describe(label, abi, values))
 
 
+def listable_stake(protocol, merchant: str, supply: int, price: int):
+    """(listing terms, stake in settlement base units) of ``merchant`` for a listing of
+    ``supply`` tokens at ``price`` (both 18 decimals): :class:`BadCall` unless it has a fresh
+    attestation with a listable grade. ``propose create-listing`` and ``approve-stake`` check here."""
+    from ape_pst_plugin.deployment import required_stake
+
+    registry = protocol.registry
+    if not registry.is_fresh(merchant):
+        raise BadCall(
+            f"merchant {merchant} has no fresh attestation: a bonded risk agent attests it first "
+            f"(`ape pst underwrite DATA --merchant {merchant} --submit --account AGENT`)"
+        )
+    terms = registry.listing_terms(merchant)
+    if terms.grade == 0:
+        raise BadCall(f"merchant {merchant} is graded none: not listable")
+    return terms, required_stake(supply, price, protocol.settlement.decimals(), terms.stake_bps)
+
+
 def listing_call(
     deployment: Deployment, *, merchant: str, name: str, symbol: str, supply: int, price: int, payout: str
 ) -> Call:
@@ -468,22 +477,13 @@ def listing_call(
     in 18 decimals)."""
     from ape import chain
 
-    from ape_pst_plugin.deployment import required_stake
-
     governance = governance_of(deployment)
     protocol = deployment.protocol
     factory, registry, settlement = protocol.factory, protocol.registry, protocol.settlement
     for option, text, limit in (("--name", name, 25), ("--symbol", symbol, 5)):
         if not 1 <= len(text.encode()) <= limit:
             raise BadCall(f"{option} {text!r}: 1 to {limit} bytes")
-    if not registry.is_fresh(merchant):
-        raise BadCall(
-            f"merchant {merchant} has no fresh attestation: a bonded risk agent attests it first "
-            f"(`ape pst underwrite DATA --merchant {merchant} --submit --account AGENT`)"
-        )
-    terms = registry.listing_terms(merchant)
-    if terms.grade == 0:
-        raise BadCall(f"merchant {merchant} is graded none: not listable")
+    terms, stake = listable_stake(protocol, merchant, supply, price)
     ready_at = chain.pending_timestamp + governance.timelock.get_minimum_delay()
     expires_at = registry.latest(merchant).expires_at
     if expires_at <= ready_at:
@@ -491,7 +491,6 @@ def listing_call(
             f"merchant {merchant}'s attestation expires at {when(expires_at)}, before the listing could be "
             f"executed ({when(ready_at)}): have it attested again first"
         )
-    stake = required_stake(supply, price, settlement.decimals(), terms.stake_bps)
     approved, held = settlement.allowance(merchant, factory), settlement.balanceOf(merchant)
     needed = f"the stake of {stake} base units of the settlement token {settlement.address}"
     if approved < stake:

@@ -21,16 +21,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ape_pst_plugin.exceptions import PstError
+from ape_pst_plugin.fork import free_port
 
 BOT = "ape_pst_plugin.bot:bot"
 RUNNER = "ape_pst_plugin.bot:KeeperRunner"
 NETWORK = "ethereum:local:node"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_for(condition, seconds: float, pause: float = 0.5) -> bool:
@@ -148,7 +143,8 @@ def cluster(folder: Path, uri: str, chain_id: int, factory: str, accounts: list[
             time.sleep(2)
             running.runner = start("runner", [silverback, "run", BOT, "--network", NETWORK, "--runner", RUNNER])
         else:
-            command = [silverback, "run", BOT, "--network", NETWORK, "--runner", RUNNER, "--account", accounts[0]]
+            # --account before --runner: importing the runner imports the bot, which reads its signer then
+            command = [silverback, "run", BOT, "--network", NETWORK, "--account", accounts[0], "--runner", RUNNER]
             running.runner = start("runner", command)
         yield running
     finally:

@@ -53,17 +53,22 @@ def record_path() -> Path:
     return Path(config.local_project.path) / ".build" / "pst" / "deployments.json"
 
 
-def _records() -> dict:
-    path = record_path()
+def read_network_records(path: Path, entry_ok, what: str) -> dict:
+    """A JSON file of one entry per network (``{}`` if there is none); :class:`CorruptFile`
+    unless it is a mapping whose every entry passes ``entry_ok`` (``what`` names the shape)."""
     if not path.is_file():
         return {}
     try:
         records = json.loads(path.read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
         raise CorruptFile(path, f"not JSON: {err}", "fix or delete it") from None
-    if not isinstance(records, dict) or not all(isinstance(v, dict) for v in records.values()):
-        raise CorruptFile(path, "not a mapping of network to addresses", "fix or delete it")
+    if not isinstance(records, dict) or not all(isinstance(v, dict) and entry_ok(v) for v in records.values()):
+        raise CorruptFile(path, f"not a mapping of network to {what}", "fix or delete it")
     return records
+
+
+def _records() -> dict:
+    return read_network_records(record_path(), lambda entry: True, "addresses")
 
 
 def check_record_writable() -> Path:

@@ -752,32 +752,20 @@ class Simulation:
             trade = (f"refused: {done.refused}", 0, 0)
         receipt = done.receipt(STABILISE)
         if receipt is not None:
-            for a in self.c_reserve.events(receipt, "Bought"):
-                self.result.trades.append(
-                    dict(
-                        hour=hour,
-                        kind="buy",
-                        given=a["spent"],
-                        received=a["received"],
-                        pe=a["pe"],
-                        target=a["target_price"],
-                        spot_after=a["spot_after"],
+            for kind, event, given in (("buy", "Bought", "spent"), ("sell", "Sold", "sold")):
+                for a in self.c_reserve.events(receipt, event):
+                    self.result.trades.append(
+                        dict(
+                            hour=hour,
+                            kind=kind,
+                            given=a[given],
+                            received=a["received"],
+                            pe=a["pe"],
+                            target=a["target_price"],
+                            spot_after=a["spot_after"],
+                        )
                     )
-                )
-                trade = ("buy", a["spent"], a["received"])
-            for a in self.c_reserve.events(receipt, "Sold"):
-                self.result.trades.append(
-                    dict(
-                        hour=hour,
-                        kind="sell",
-                        given=a["sold"],
-                        received=a["received"],
-                        pe=a["pe"],
-                        target=a["target_price"],
-                        spot_after=a["spot_after"],
-                    )
-                )
-                trade = ("sell", a["sold"], a["received"])
+                    trade = (kind, a[given], a["received"])
         return trade
 
     def _peers(self, hour: float, row_notes: list) -> None:

@@ -4,7 +4,6 @@ is never signalled. Each test works in a scratch project folder (the
 repository's own stand-in record is left alone)."""
 
 import json
-import socket
 import subprocess
 import sys
 
@@ -26,12 +25,6 @@ def root(tmp_path, monkeypatch, project):
 
 def run(*args):
     return CliRunner(mix_stderr=False).invoke(cli, ["fork", *args], catch_exceptions=False)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture
@@ -67,7 +60,7 @@ def test_stop_with_a_corrupt_record_says_so_and_succeeds(root):
 
 def test_start_over_a_corrupt_record_starts_the_standin(root):
     fork.state_file(root).write_text("")
-    port = free_port()
+    port = fork.free_port()
     result = run("start", "--port", str(port), "--json")
     try:
         assert result.exit_code == 0, result.stderr
@@ -79,7 +72,7 @@ def test_start_over_a_corrupt_record_starts_the_standin(root):
 
 
 def test_stop_never_signals_a_pid_that_is_not_our_anvil(root, unrelated):
-    record(root, pid=unrelated.pid, port=free_port())
+    record(root, pid=unrelated.pid, port=fork.free_port())
     result = run("stop")
     assert result.exit_code == 0, result.stderr
     assert result.stdout.strip() == "no stand-in was running"
@@ -88,7 +81,7 @@ def test_stop_never_signals_a_pid_that_is_not_our_anvil(root, unrelated):
 
 
 def test_status_does_not_report_an_unrelated_process(root):
-    record(root, pid=1, port=free_port())
+    record(root, pid=1, port=fork.free_port())
     result = run("status")
     assert result.exit_code == 1
     assert "no stand-in is running (removed the stale record" in result.stderr
@@ -96,7 +89,7 @@ def test_status_does_not_report_an_unrelated_process(root):
 
 
 def test_start_status_stop_json_for_scripts(root):
-    port = free_port()
+    port = fork.free_port()
     started = json.loads(run("start", "--port", str(port), "--json").stdout)
     try:
         status = json.loads(run("status", "--json").stdout)

@@ -9,10 +9,8 @@ devnet port); the commands run as a user runs them, one process each."""
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -20,19 +18,14 @@ from click.testing import CliRunner
 
 from ape_pst_plugin import fork
 from ape_pst_plugin._cli import cli
+from ape_pst_plugin.keeper_cluster import wait_for
 
 NODE = "ethereum:local:node"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def port():
-    return free_port()
+    return fork.free_port()
 
 
 @pytest.fixture
@@ -48,15 +41,6 @@ def root(tmp_path, monkeypatch, project, port):
     )
     monkeypatch.setattr(fork, "project_root", lambda: tmp_path)
     return tmp_path
-
-
-def eventually(condition, seconds: float) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.2)
-    return False
 
 
 def run(*args):
@@ -85,7 +69,7 @@ def test_start_runs_a_seeded_chain_31337_with_a_block_a_second(root, port, devne
     for address in (fork.UNISWAP_V2_FACTORY, fork.UNISWAP_V2_ROUTER02, fork.WETH, fork.USDC):
         assert fork._rpc(uri, "eth_getCode", [address, "latest"]) != "0x", address
     first = int(fork._rpc(uri, "eth_blockNumber"), 16)
-    assert eventually(lambda: int(fork._rpc(uri, "eth_blockNumber"), 16) > first, 5)  # no transaction needed
+    assert wait_for(lambda: int(fork._rpc(uri, "eth_blockNumber"), 16) > first, 5)  # no transaction needed
     assert fork.state_file(root, fork.DEVNET).is_file() and not fork.state_file(root).exists()
 
 
@@ -149,7 +133,7 @@ def test_the_keeper_runs_on_the_devnet(root, devnet):
             start_new_session=True,
         )
     try:
-        assert eventually(lambda: "listings: 0" in log.read_text() or keeper.poll() is not None, 120), log.read_text()
+        assert wait_for(lambda: "listings: 0" in log.read_text() or keeper.poll() is not None, 120), log.read_text()
         assert keeper.poll() is None, log.read_text()[-3000:]
         assert "ethereum:local" in log.read_text() and "ERROR" not in log.read_text()
     finally:

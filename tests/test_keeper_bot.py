@@ -202,7 +202,8 @@ def test_the_bot_waits_out_a_dead_node_and_leaves_a_defaulted_listing_alone(chai
     proxy.down()
     chain.pending_timestamp += due.listing.router.PERIOD()
     chain.mine()
-    time.sleep(4)
+    # down until the bot's block polling has met the dead node (a fixed pause was too short under load)
+    assert _wait(lambda: "polling blocks:" in bot[1].read_text(), 60), bot[1].read_text()[-3000:]
     assert bot[0].poll() is None, bot[1].read_text()[-3000:]
     proxy.up()
     # back: the new period is assessed once; KA had missed two, so this third miss defaults it
